@@ -1,0 +1,111 @@
+import { Command, Option } from 'commander';
+import { loadCifar } from '../../data/cifar.ts';
+import { ARCHITECTURES, buildModel, type Architecture } from '../../model/architectures.ts';
+import { BACKENDS, selectBackend, type BackendChoice } from '../../model/backend.ts';
+import { describeInput, saveModel } from '../../model/model-files.ts';
+import { SCHEDULES, type Schedule } from '../../train/schedule.ts';
+import { train, type OptimizerName } from '../../train/trainer.ts';
+import { progressBar } from '../progress.ts';
+import { integer, number } from '../parse.ts';
+
+export function trainCommand(): Command {
+  return new Command('train')
+    .description('train a bird/airplane model on CIFAR-10 and save it to a folder')
+    .requiredOption('--data <dir|archive>', 'CIFAR-10 binary folder or cifar-10-binary.tar.gz')
+    .requiredOption('--out <dir>', 'model folder to write')
+    .addOption(new Option('--arch <arch>', 'architecture').choices(ARCHITECTURES).default('cnn'))
+    .option('--widths <list>', 'cnn only: channels of its three blocks', (v) => v.split(',').map(integer))
+    .option('--epochs <n>', 'epochs', integer, 30)
+    .option('--batch-size <n>', 'minibatch size', integer, 64)
+    .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
+    .option('--lr <rate>', 'peak learning rate (default: adam 2e-3, sgd 1e-2)', number)
+    .addOption(
+      new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES).default('one-cycle'),
+    )
+    .option('--no-augment', 'turn off random crop and flip')
+    .option('--seed <n>', 'random seed (shuffle, augmentation, initial weights)', integer, 1)
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
+    .option('--json', 'print one JSON line per epoch instead of a progress bar')
+    .action(async (opts) => {
+      const backend = await selectBackend(opts.backend as BackendChoice);
+      const [trainSet, validationSet] = await Promise.all([
+        loadCifar(opts.data, 'train'),
+        loadCifar(opts.data, 'test'),
+      ]);
+      const { setSeed } = await import('../../model/seed.ts');
+      setSeed(opts.seed);
+      const model = buildModel(opts.arch as Architecture, opts.widths);
+      const bar = opts.json
+        ? undefined
+        : progressBar(
+            'training',
+            '{bar} {percentage}% | epoch {epoch} | loss {loss} | val {val} | {rate}/s | ETA {eta_formatted}',
+          );
+      let lastVal = '-';
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
+      const result = await train(model, trainSet, validationSet, {
+        epochs: opts.epochs,
+        batchSize: opts.batchSize,
+        optimizer: opts.optimizer as OptimizerName,
+        learningRate: opts.lr,
+        schedule: opts.schedule as Schedule,
+        augment: opts.augment,
+        seed: opts.seed,
+        signal: abort.signal,
+        onEvent: (event) => {
+          if (event.type === 'batch' && bar) {
+            const total = opts.epochs * event.batchesPerEpoch;
+            bar.update(event.epoch * event.batchesPerEpoch + event.batch, total, {
+              epoch: `${event.epoch + 1}/${opts.epochs}`,
+              loss: event.loss.toFixed(3),
+              val: lastVal,
+              rate: Math.round(event.samplesPerSec),
+            });
+          } else if (event.type === 'epoch') {
+            lastVal = event.validationAccuracy.toFixed(4);
+            if (opts.json) console.log(JSON.stringify(event));
+          }
+        },
+      });
+      bar?.stop();
+      await saveModel(model, opts.out, {
+        format: 'birdgate-model/1',
+        architecture: opts.arch,
+        classNames: ['airplane', 'bird'],
+        input: describeInput(),
+        training: {
+          data: 'CIFAR-10 airplane+bird',
+          trainImages: trainSet.count,
+          validationImages: validationSet.count,
+          epochs: result.history.length,
+          bestEpoch: result.bestEpoch + 1,
+          seed: opts.seed,
+          backend,
+          optimizer: `${opts.optimizer} ${opts.schedule}`,
+          durationSec: Math.round(result.durationSec),
+          command: `birdgate train ${process.argv.slice(3).join(' ')}`,
+        },
+        metrics: {
+          validationAccuracy: result.validation.accuracy,
+          calibrationError: result.validation.calibrationError,
+          confusion: result.validation.confusion,
+        },
+        createdAt: new Date().toISOString(),
+      });
+      const summary = {
+        out: opts.out,
+        validationAccuracy: result.validation.accuracy,
+        bestEpoch: result.bestEpoch + 1,
+        cancelled: result.cancelled,
+        durationSec: Math.round(result.durationSec),
+        samplesPerSec: Math.round(result.samplesPerSec),
+        backend,
+      };
+      console.log(
+        opts.json
+          ? JSON.stringify(summary)
+          : `Saved ${opts.out}: validation accuracy ${summary.validationAccuracy.toFixed(4)} (best epoch ${summary.bestEpoch}, ${summary.durationSec}s on ${backend})`,
+      );
+    });
+}

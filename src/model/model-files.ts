@@ -1,0 +1,107 @@
+/**
+ * A model folder: `model.json` (tfjs topology + weights manifest), `weights.bin`, and `metadata.json`
+ * (what it is, how it normalises, what it was trained on, how well it did). Written through tfjs IO
+ * handlers of our own, so saving and loading work on every backend, not only tfjs-node's file://.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { CHANNEL_MEAN, CHANNEL_STD, IMAGE_SIZE } from '../images/normalize.ts';
+import { ARCHITECTURES } from './architectures.ts';
+
+export const metadataSchema = z.object({
+  format: z.literal('birdgate-model/1'),
+  architecture: z.enum(ARCHITECTURES),
+  classNames: z.array(z.string()).length(2),
+  input: z.object({
+    size: z.number().int(),
+    mean: z.array(z.number()).length(3),
+    std: z.array(z.number()).length(3),
+  }),
+  training: z
+    .object({
+      data: z.string(),
+      trainImages: z.number().int(),
+      validationImages: z.number().int(),
+      epochs: z.number().int(),
+      bestEpoch: z.number().int(),
+      seed: z.number().int(),
+      backend: z.string(),
+      optimizer: z.string(),
+      durationSec: z.number(),
+      command: z.string().optional(),
+    })
+    .passthrough(),
+  metrics: z
+    .object({
+      validationAccuracy: z.number(),
+      validationLoss: z.number().optional(),
+      calibrationError: z.number().optional(),
+    })
+    .passthrough(),
+  createdAt: z.string(),
+});
+export type ModelMetadata = z.infer<typeof metadataSchema>;
+
+export function describeInput(): ModelMetadata['input'] {
+  return { size: IMAGE_SIZE, mean: [...CHANNEL_MEAN], std: [...CHANNEL_STD] };
+}
+
+export class ModelLoadError extends Error {}
+
+/** Writes the folder atomically: files go to a sibling temp folder that is renamed into place. */
+export async function saveModel(model: tf.LayersModel, dir: string, metadata: ModelMetadata): Promise<void> {
+  const tmp = `${dir}.saving-${process.pid}`;
+  await mkdir(tmp, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weights = artifacts.weightData as ArrayBuffer;
+      const modelJson = {
+        modelTopology: artifacts.modelTopology,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
+      };
+      await writeFile(path.join(tmp, 'model.json'), JSON.stringify(modelJson));
+      await writeFile(path.join(tmp, 'weights.bin'), Buffer.from(weights));
+      await writeFile(
+        path.join(tmp, 'metadata.json'),
+        JSON.stringify(metadataSchema.parse(metadata), null, 2),
+      );
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }),
+  );
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
+}
+
+export interface LoadedModel {
+  model: tf.LayersModel;
+  metadata: ModelMetadata;
+  dir: string;
+}
+
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  let modelJson: { modelTopology: object; weightsManifest: { weights: tf.io.WeightsManifestEntry[] }[] };
+  let weights: Buffer;
+  let metadata: ModelMetadata;
+  try {
+    modelJson = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
+    weights = await readFile(path.join(dir, 'weights.bin'));
+    metadata = metadataSchema.parse(JSON.parse(await readFile(path.join(dir, 'metadata.json'), 'utf8')));
+  } catch (error) {
+    throw new ModelLoadError(`Cannot load the model in ${dir}: ${(error as Error).message}`);
+  }
+  const weightSpecs = modelJson.weightsManifest.flatMap((group) => group.weights);
+  const buffer = weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
+  const model = await tf.loadLayersModel(
+    tf.io.fromMemory({
+      modelTopology: modelJson.modelTopology,
+      weightSpecs,
+      weightData: buffer as ArrayBuffer,
+    }),
+  );
+  return { model, metadata, dir };
+}

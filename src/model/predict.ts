@@ -1,0 +1,25 @@
+/** Batched inference: normalised 32×32 NHWC images in, p(bird) out (the softmax's bird column). */
+import * as tf from '@tensorflow/tfjs';
+import { BIRD } from '../data/labels.ts';
+import { CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from '../images/normalize.ts';
+
+const PREDICT_BATCH = 256;
+
+export function predictBird(model: tf.LayersModel, x: Float32Array): Float32Array {
+  const count = x.length / PIXELS_PER_IMAGE;
+  const out = new Float32Array(count);
+  for (let start = 0; start < count; start += PREDICT_BATCH) {
+    const size = Math.min(PREDICT_BATCH, count - start);
+    const probs = tf.tidy(() => {
+      const batch = tf.tensor4d(x.subarray(start * PIXELS_PER_IMAGE, (start + size) * PIXELS_PER_IMAGE), [
+        size,
+        IMAGE_SIZE,
+        IMAGE_SIZE,
+        CHANNELS,
+      ]);
+      return (model.predict(batch) as tf.Tensor).dataSync();
+    });
+    for (let i = 0; i < size; i++) out[start + i] = probs[i * 2 + BIRD]!;
+  }
+  return out;
+}

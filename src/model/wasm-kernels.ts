@@ -1,0 +1,184 @@
+/**
+ * Training kernels for tfjs-backend-wasm, built from the backend's own fast kernels.
+ *
+ * The wasm backend has no Conv2DBackpropFilter at all, and its matmul is ~70× slower when asked to
+ * transpose an operand (the form every dense-layer gradient uses). Both are rewritten here in terms of
+ * kernels XNNPACK runs fast: see docs/training-speed.md for the measurements behind each choice.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type WasmBackend = tf.KernelBackend & { disposeData(dataId: object): boolean };
+type Inputs = Record<string, tf.TensorInfo>;
+
+function run(name: string, inputs: Inputs, backend: WasmBackend, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
+  const kernel = tf.getKernel(name, 'wasm');
+  if (!kernel) throw new Error(`wasm backend lacks the ${name} kernel`);
+  return kernel.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
+}
+
+/** Runs `body` and frees every intermediate it registered, keeping only the returned tensor. */
+function scoped(backend: WasmBackend, body: (keep: (t: tf.TensorInfo) => tf.TensorInfo) => tf.TensorInfo) {
+  const temps: tf.TensorInfo[] = [];
+  const result = body((t) => (temps.push(t), t));
+  for (const t of temps) if (t !== result) backend.disposeData(t.dataId);
+  return result;
+}
+
+/** Conv2D's explicit padding attribute for an NHWC tensor. */
+function explicitPadding(top: number, bottom: number, left: number, right: number) {
+  const pad = [
+    [0, 0],
+    [top, bottom],
+    [left, right],
+    [0, 0],
+  ];
+  return pad as unknown as tf.NamedAttrMap[string];
+}
+
+/**
+ * dW[kh,kw,ci,co] = Σ x[n, s·y+kh−pad, s·x+kw−pad, ci] · dy[n,y,x,co] is itself a convolution: treat the
+ * batch as channels, x (as [ci,H,W,n], padded by the convolution itself) as the image and dy (as [h,w,n,co]) as the filter, dilated
+ * by the stride. One XNNPACK convolution replaces the missing kernel.
+ */
+const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const { strides, pad, dimRoundingMode, filterShape, dataFormat } = attrs as unknown as {
+    strides: [number, number] | number;
+    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+    dimRoundingMode?: 'floor' | 'round' | 'ceil';
+    filterShape: [number, number, number, number];
+    dataFormat: 'NHWC' | 'NCHW';
+  };
+  if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
+  const info = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    filterShape,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  const b = backend as WasmBackend;
+  return scoped(b, (keep) => {
+    const image = keep(run('Transpose', { x }, b, { perm: [3, 1, 2, 0] }));
+    const filter = keep(run('Transpose', { x: dy }, b, { perm: [1, 2, 0, 3] }));
+    const { top, bottom, left, right } = info.padInfo;
+    const full = keep(
+      run('Conv2D', { x: image, filter }, b, {
+        strides: [1, 1],
+        pad: explicitPadding(top, bottom, left, right),
+        dataFormat: 'NHWC',
+        dilations: [info.strideHeight, info.strideWidth],
+        dimRoundingMode: undefined as unknown as string,
+      }),
+    );
+    // With a stride the valid output can be a row or column larger than the filter; drop the excess.
+    const [, fh, fw] = full.shape as number[];
+    const cropped =
+      fh === info.filterHeight && fw === info.filterWidth
+        ? full
+        : keep(
+            run('Slice', { x: full }, b, {
+              begin: [0, 0, 0, 0],
+              size: [info.inChannels, info.filterHeight, info.filterWidth, info.outChannels],
+            }),
+          );
+    return run('Transpose', { x: cropped }, b, { perm: [1, 2, 0, 3] });
+  });
+};
+
+/**
+ * For stride 1, dx is the forward convolution of dy with the filter rotated 180° and its channel axes
+ * swapped, padded by (filter − 1 − original padding). The wasm backend's own Conv2DBackpropInput is a
+ * scalar loop ~40× slower than XNNPACK's forward convolution, so strided cases alone keep it.
+ */
+function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const { strides, pad, dimRoundingMode, inputShape, dataFormat } = attrs as unknown as {
+      strides: [number, number] | number;
+      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+      dimRoundingMode?: 'floor' | 'round' | 'ceil';
+      inputShape: [number, number, number, number];
+      dataFormat: 'NHWC' | 'NCHW';
+    };
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape as [number, number, number, number],
+      strides,
+      1,
+      pad,
+      dimRoundingMode,
+    );
+    if (dataFormat !== 'NHWC' || info.strideHeight !== 1 || info.strideWidth !== 1) return original(args);
+    const b = backend as WasmBackend;
+    return scoped(b, (keep) => {
+      const rotated = keep(run('Reverse', { x: filter }, b, { dims: [0, 1] }));
+      const swapped = keep(run('Transpose', { x: rotated }, b, { perm: [0, 1, 3, 2] }));
+      const { top, bottom, left, right } = info.padInfo;
+      const k = (n: number, p: number) => n - 1 - p;
+      return run('Conv2D', { x: dy, filter: swapped }, b, {
+        strides: [1, 1],
+        pad: explicitPadding(
+          k(info.filterHeight, top),
+          k(info.filterHeight, bottom),
+          k(info.filterWidth, left),
+          k(info.filterWidth, right),
+        ),
+        dataFormat: 'NHWC',
+        dilations: [1, 1],
+        dimRoundingMode: undefined as unknown as string,
+      });
+    });
+  };
+}
+
+/** Wraps a matmul kernel so transposed operands are transposed explicitly first (fast path only). */
+function withExplicitTranspose(original: tf.KernelFunc): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
+    if (!transposeA && !transposeB) return original({ inputs, backend, attrs });
+    const b = backend as WasmBackend;
+    return scoped(b, (keep) => {
+      const flip = (t: tf.TensorInfo) => {
+        const perm = t.shape.map((_, i) => i);
+        const n = perm.length;
+        [perm[n - 2], perm[n - 1]] = [perm[n - 1]!, perm[n - 2]!];
+        return keep(run('Transpose', { x: t }, b, { perm }));
+      };
+      const a = transposeA ? flip(inputs.a!) : inputs.a!;
+      const bb = transposeB ? flip(inputs.b!) : inputs.b!;
+      return original({
+        inputs: { ...inputs, a, b: bb },
+        backend,
+        attrs: { ...attrs, transposeA: false, transposeB: false },
+      }) as tf.TensorInfo;
+    });
+  };
+}
+
+function replaceKernel(kernelName: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
+  const existing = tf.getKernel(kernelName, 'wasm');
+  if (!existing) throw new Error(`wasm backend lacks the ${kernelName} kernel`);
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({ ...existing, kernelFunc: wrap(existing.kernelFunc) });
+}
+
+let installed = false;
+
+/** Registers the training kernels once; safe to call before or after the wasm backend initialises. */
+export function installWasmTrainingKernels(): void {
+  if (installed) return;
+  installed = true;
+  if (!tf.getKernel('Conv2DBackpropFilter', 'wasm')) {
+    tf.registerKernel({
+      kernelName: 'Conv2DBackpropFilter',
+      backendName: 'wasm',
+      kernelFunc: conv2DBackpropFilter,
+    });
+  }
+  replaceKernel('Conv2DBackpropInput', fastConv2DBackpropInput);
+  replaceKernel('BatchMatMul', withExplicitTranspose);
+  replaceKernel('_FusedMatMul', withExplicitTranspose);
+}

@@ -1,0 +1,204 @@
+/**
+ * The training loop: shuffled, optionally augmented minibatches; cross-entropy on the logits under the
+ * softmax (log-softmax + NLL); SGD or Adam under a learning-rate schedule; validation accuracy each epoch;
+ * the best epoch's weights kept. Everything observable goes out as events (CLI progress bar, UI charts).
+ */
+import * as tf from '@tensorflow/tfjs';
+import { BatchLoader, normalizeAll } from '../data/batches.ts';
+import type { LabeledImages } from '../data/labels.ts';
+import { IMAGE_SIZE, CHANNELS } from '../images/normalize.ts';
+import { logitsOf } from '../model/architectures.ts';
+import { predictBird } from '../model/predict.ts';
+import { computeMetrics, type Metrics } from './metrics.ts';
+import { learningRateAt, type Schedule } from './schedule.ts';
+
+export type OptimizerName = 'adam' | 'sgd';
+
+export interface TrainOptions {
+  epochs: number;
+  batchSize?: number;
+  optimizer?: OptimizerName;
+  learningRate?: number;
+  schedule?: Schedule;
+  augment?: boolean;
+  seed?: number;
+  signal?: AbortSignal;
+  onEvent?: (event: TrainEvent) => void;
+}
+
+export interface EpochResult {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  validationAccuracy: number;
+  learningRate: number;
+  seconds: number;
+}
+
+export type TrainEvent =
+  | { type: 'start'; epochs: number; batchesPerEpoch: number; trainImages: number; validationImages: number }
+  | {
+      type: 'batch';
+      epoch: number;
+      batch: number;
+      batchesPerEpoch: number;
+      loss: number;
+      samplesPerSec: number;
+      etaSec: number;
+    }
+  | ({ type: 'epoch'; best: boolean } & EpochResult)
+  | { type: 'done'; bestEpoch: number; validation: Metrics; durationSec: number; cancelled: boolean };
+
+export interface TrainResult {
+  history: EpochResult[];
+  bestEpoch: number;
+  validation: Metrics;
+  durationSec: number;
+  cancelled: boolean;
+  samplesPerSec: number;
+}
+
+export class TrainingCancelled extends Error {
+  constructor() {
+    super('Training was cancelled');
+  }
+}
+
+export const DEFAULT_LEARNING_RATE: Record<OptimizerName, number> = { adam: 2e-3, sgd: 1e-2 };
+
+function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
+  return name === 'adam' ? tf.train.adam(learningRate) : tf.train.sgd(learningRate);
+}
+
+/** tfjs optimizers read their rate on every step but do not expose a setter for it. */
+function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
+  (optimizer as unknown as { learningRate: number }).learningRate = rate;
+}
+
+/** Counts rows of [airplane, bird] logits whose larger entry is the label (wasm's ArgMax is broken). */
+function countCorrect(logits: ArrayLike<number>, labels: Uint8Array): number {
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const predicted = logits[2 * i + 1]! > logits[2 * i]! ? 1 : 0;
+    if (predicted === labels[i]) correct++;
+  }
+  return correct;
+}
+
+/** Evaluates in inference mode (BatchNorm uses its running statistics). */
+export function evaluate(model: tf.LayersModel, data: LabeledImages): Metrics {
+  return computeMetrics(predictBird(model, normalizeAll(data)), data.labels);
+}
+
+/** Lets timers, I/O and cancellation in between steps: each step is synchronous on wasm/cpu. */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+export async function train(
+  model: tf.LayersModel,
+  trainSet: LabeledImages,
+  validationSet: LabeledImages,
+  options: TrainOptions,
+): Promise<TrainResult> {
+  const {
+    epochs,
+    batchSize = 64,
+    optimizer: optimizerName = 'adam',
+    schedule = 'one-cycle',
+    augment = true,
+    seed = 1,
+    signal,
+    onEvent = () => {},
+  } = options;
+  const peakRate = options.learningRate ?? DEFAULT_LEARNING_RATE[optimizerName];
+  const loader = new BatchLoader(trainSet, { batchSize, shuffle: true, augment, seed });
+  const batchesPerEpoch = loader.batchesPerEpoch();
+  const totalSteps = epochs * batchesPerEpoch;
+  const logits = logitsOf(model);
+  const optimizer = makeOptimizer(optimizerName, peakRate);
+  const started = performance.now();
+  const history: EpochResult[] = [];
+  let best: { epoch: number; accuracy: number; weights: tf.Tensor[] } | undefined;
+  let samplesSeen = 0;
+  let cancelled = false;
+
+  onEvent({
+    type: 'start',
+    epochs,
+    batchesPerEpoch,
+    trainImages: trainSet.count,
+    validationImages: validationSet.count,
+  });
+  try {
+    for (let epoch = 0; epoch < epochs && !cancelled; epoch++) {
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let batchIndex = 0;
+      let rate = peakRate;
+      for (const batch of loader.epoch(epoch)) {
+        if (signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+        rate = learningRateAt(schedule, peakRate, epoch * batchesPerEpoch + batchIndex, totalSteps);
+        setLearningRate(optimizer, rate);
+        const [loss, hits] = tf.tidy(() => {
+          const x = tf.tensor4d(batch.x, [batch.size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS]);
+          const labels = tf.tensor1d(batch.labels, 'int32');
+          let hits = 0;
+          const cost = optimizer.minimize(() => {
+            const out = logits.apply(x, { training: true }) as tf.Tensor;
+            hits = countCorrect(out.dataSync(), batch.labels);
+            return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 2), out) as tf.Scalar;
+          }, true)!;
+          return [cost.dataSync()[0]!, hits];
+        });
+        lossSum += loss * batch.size;
+        correct += hits;
+        seen += batch.size;
+        samplesSeen += batch.size;
+        batchIndex++;
+        const elapsed = (performance.now() - started) / 1000;
+        const samplesPerSec = samplesSeen / elapsed;
+        onEvent({
+          type: 'batch',
+          epoch,
+          batch: batchIndex,
+          batchesPerEpoch,
+          loss,
+          samplesPerSec,
+          etaSec: ((totalSteps - epoch * batchesPerEpoch - batchIndex) * batchSize) / samplesPerSec,
+        });
+        await yieldToEventLoop();
+      }
+      if (cancelled || seen === 0) break;
+      const validationAccuracy = evaluate(model, validationSet).accuracy;
+      const isBest = !best || validationAccuracy > best.accuracy;
+      if (isBest) {
+        best?.weights.forEach((w) => w.dispose());
+        best = { epoch, accuracy: validationAccuracy, weights: model.getWeights().map((w) => w.clone()) };
+      }
+      const result: EpochResult = {
+        epoch,
+        trainLoss: lossSum / seen,
+        trainAccuracy: correct / seen,
+        validationAccuracy,
+        learningRate: rate,
+        seconds: (performance.now() - epochStart) / 1000,
+      };
+      history.push(result);
+      onEvent({ type: 'epoch', best: isBest, ...result });
+    }
+    if (best) model.setWeights(best.weights);
+  } finally {
+    best?.weights.forEach((w) => w.dispose());
+    optimizer.dispose();
+  }
+  if (cancelled && history.length === 0) throw new TrainingCancelled();
+  const durationSec = (performance.now() - started) / 1000;
+  const validation = evaluate(model, validationSet);
+  const bestEpoch = best?.epoch ?? 0;
+  onEvent({ type: 'done', bestEpoch, validation, durationSec, cancelled });
+  return { history, bestEpoch, validation, durationSec, cancelled, samplesPerSec: samplesSeen / durationSec };
+}
