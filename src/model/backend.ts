@@ -41,6 +41,7 @@ async function activate(name: string): Promise<boolean> {
 
 /** Sets the backend and returns the one in use. A named backend that cannot load is an error. */
 export async function selectBackend(choice: BackendChoice = 'auto'): Promise<string> {
+  tf.enableProdMode(); // silences tfjs's console banners, which would otherwise mix into CLI output
   installBatchNormGradient();
   const candidates = choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [choice];
   for (const name of candidates) {

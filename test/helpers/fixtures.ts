@@ -1,0 +1,76 @@
+/** Small generated data sets for tests: learnable, deterministic, and made without any download. */
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { seededRandom } from '../../src/data/batches.ts';
+import type { LabeledImages } from '../../src/data/labels.ts';
+import { PIXELS_PER_IMAGE } from '../../src/images/normalize.ts';
+
+export const tempDir = (prefix = 'birdgate-test-') => mkdtemp(path.join(os.tmpdir(), prefix));
+
+/**
+ * "Airplanes" are bright in the top half (sky), "birds" bright in the left half, both with noise: easy to
+ * learn, impossible to guess, so a model that beats chance on them has learned something.
+ */
+export function syntheticImages(count: number, seed = 1): LabeledImages {
+  const random = seededRandom(seed);
+  const pixels = new Uint8Array(count * PIXELS_PER_IMAGE);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const label = i % 2;
+    labels[i] = label;
+    for (let y = 0; y < 32; y++) {
+      for (let x = 0; x < 32; x++) {
+        const bright = label === 0 ? y < 16 : x < 16;
+        for (let c = 0; c < 3; c++) {
+          const base = bright ? 170 : 80;
+          pixels[i * PIXELS_PER_IMAGE + (y * 32 + x) * 3 + c] = Math.max(
+            0,
+            Math.min(255, base + (random() - 0.5) * 120),
+          );
+        }
+      }
+    }
+  }
+  return { count, pixels, labels };
+}
+
+/** Writes images in the official CIFAR-10 binary layout (label byte, then R, G, B planes). */
+export async function writeCifarBatch(
+  file: string,
+  images: LabeledImages,
+  cifarLabels = [0, 2],
+): Promise<void> {
+  const out = Buffer.alloc(images.count * 3073);
+  for (let i = 0; i < images.count; i++) {
+    const record = i * 3073;
+    out[record] = cifarLabels[images.labels[i]!]!;
+    for (let p = 0; p < 1024; p++) {
+      for (let c = 0; c < 3; c++)
+        out[record + 1 + c * 1024 + p] = images.pixels[i * PIXELS_PER_IMAGE + p * 3 + c]!;
+    }
+  }
+  await writeFile(file, out);
+}
+
+/** A CIFAR-style folder: five training batches of `perBatch` images and one test batch. */
+export async function writeCifarFolder(dir: string, perBatch = 40, testCount = 40): Promise<void> {
+  for (let b = 1; b <= 5; b++)
+    await writeCifarBatch(path.join(dir, `data_batch_${b}.bin`), syntheticImages(perBatch, b));
+  await writeCifarBatch(path.join(dir, 'test_batch.bin'), syntheticImages(testCount, 99));
+}
+
+/** Saves image `index` of a set as a JPEG of the given size, as a camera would. */
+export async function writeJpeg(
+  file: string,
+  images: LabeledImages,
+  index: number,
+  size = 256,
+): Promise<void> {
+  const raw = Buffer.from(images.pixels.subarray(index * PIXELS_PER_IMAGE, (index + 1) * PIXELS_PER_IMAGE));
+  await sharp(raw, { raw: { width: 32, height: 32, channels: 3 } })
+    .resize(size, size, { kernel: 'nearest' })
+    .jpeg({ quality: 90 })
+    .toFile(file);
+}

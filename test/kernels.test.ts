@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../src/model/backend.ts';
+
+type GradFn = (inputs: number[][][][][]) => tf.Tensor[];
+
+/** Runs the same gradient computation on cpu and wasm and returns both results as plain arrays. */
+async function onBothBackends(
+  make: () => number[][][][][],
+  grads: GradFn,
+): Promise<[Float32Array[], Float32Array[]]> {
+  const results: Float32Array[][] = [];
+  await selectBackend('cpu');
+  const inputs = make();
+  for (const backend of ['cpu', 'wasm'] as const) {
+    await selectBackend(backend);
+    results.push(tf.tidy(() => grads(inputs)).map((t) => t.dataSync() as Float32Array));
+  }
+  return [results[0]!, results[1]!];
+}
+
+function assertClose(a: Float32Array[], b: Float32Array[], tolerance = 1e-4) {
+  assert.equal(a.length, b.length);
+  a.forEach((x, i) => {
+    const y = b[i]!;
+    assert.equal(x.length, y.length);
+    let worst = 0;
+    for (let j = 0; j < x.length; j++)
+      worst = Math.max(worst, Math.abs(x[j]! - y[j]!) / (1 + Math.abs(x[j]!)));
+    assert.ok(worst < tolerance, `gradient ${i} differs by ${worst}`);
+  });
+}
+
+const random = (shape: number[], seed: number) =>
+  tf.randomNormal(shape, 0, 1, 'float32', seed).arraySync() as never;
+
+for (const [stride, pad] of [
+  [1, 'same'],
+  [1, 'valid'],
+  [2, 'same'],
+  [2, 'valid'],
+] as const) {
+  test(`conv2d gradients on wasm match cpu (stride ${stride}, ${pad})`, async () => {
+    const [cpu, wasm] = await onBothBackends(
+      () => [random([4, 9, 9, 3], 1), random([3, 3, 3, 5], 2)],
+      ([x, w]) =>
+        tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+          tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, pad))),
+        )([tf.tensor(x!), tf.tensor(w!)]),
+    );
+    assertClose(cpu, wasm);
+  });
+}
+
+test('fused conv2d + relu gradients (what the layers use) on wasm match cpu', async () => {
+  const [cpu, wasm] = await onBothBackends(
+    () => [random([2, 8, 8, 4], 3), random([3, 3, 4, 6], 4), random([6], 5)],
+    ([x, w, bias]) =>
+      tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+        tf.sum(
+          tf.fused.conv2d({
+            x: a as tf.Tensor4D,
+            filter: b as tf.Tensor4D,
+            strides: 1,
+            pad: 'same',
+            bias: c,
+            activation: 'relu',
+          }),
+        ),
+      )([tf.tensor(x!), tf.tensor(w!), tf.tensor(bias!)]),
+  );
+  assertClose(cpu, wasm);
+});
+
+test('matmul gradients with transposed operands on wasm match cpu', async () => {
+  const [cpu, wasm] = await onBothBackends(
+    () => [random([7, 5], 6), random([5, 4], 7)],
+    ([a, b]) =>
+      tf.grads((p: tf.Tensor, q: tf.Tensor) =>
+        tf.sum(tf.square(tf.matMul(p as tf.Tensor2D, q as tf.Tensor2D))),
+      )([tf.tensor(a!), tf.tensor(b!)]),
+  );
+  assertClose(cpu, wasm);
+});
+
+test('batch-norm gradient (broadcast, no tiles) matches finite differences', async () => {
+  await selectBackend('cpu');
+  const x = tf.randomNormal([3, 4, 4, 2], 0, 1, 'float32', 8);
+  const f = (v: tf.Tensor) => {
+    const { mean, variance } = tf.moments(v, [0, 1, 2]);
+    const y = tf.batchNorm(
+      v as tf.Tensor4D,
+      mean,
+      variance,
+      tf.tensor1d([0.5, 0.1]),
+      tf.tensor1d([1.5, -2]),
+      1e-3,
+    );
+    return tf.sum(tf.mul(y, tf.linspace(-1, 1, y.size).reshape(y.shape)));
+  };
+  const analytic = tf.grad(f)(x).dataSync();
+  const values = x.dataSync();
+  const eps = 1e-2;
+  for (const i of [0, 5, 17, 40, 95]) {
+    const plus = Float32Array.from(values);
+    const minus = Float32Array.from(values);
+    plus[i]! += eps;
+    minus[i]! -= eps;
+    const numeric =
+      (f(tf.tensor(plus, x.shape)).dataSync()[0]! - f(tf.tensor(minus, x.shape)).dataSync()[0]!) / (2 * eps);
+    assert.ok(
+      Math.abs(numeric - analytic[i]!) < 2e-2,
+      `element ${i}: numeric ${numeric} vs analytic ${analytic[i]}`,
+    );
+  }
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { normalizeAll } from '../src/data/batches.ts';
+import { ARCHITECTURES, buildModel } from '../src/model/architectures.ts';
+import { selectBackend } from '../src/model/backend.ts';
+import { describeInput, loadModel, saveModel, type ModelMetadata } from '../src/model/model-files.ts';
+import { predictBird } from '../src/model/predict.ts';
+import { train } from '../src/train/trainer.ts';
+import { syntheticImages, tempDir } from './helpers/fixtures.ts';
+
+const metadata = (architecture: ModelMetadata['architecture']): ModelMetadata => ({
+  format: 'birdgate-model/1',
+  architecture,
+  classNames: ['airplane', 'bird'],
+  input: describeInput(),
+  training: {
+    data: 'synthetic',
+    trainImages: 1,
+    validationImages: 1,
+    epochs: 1,
+    bestEpoch: 1,
+    seed: 1,
+    backend: 'cpu',
+    optimizer: 'adam',
+    durationSec: 0,
+  },
+  metrics: { validationAccuracy: 0.5 },
+  createdAt: new Date().toISOString(),
+});
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  test(`every architecture outputs probabilities that sum to 1 (${backend})`, async () => {
+    await selectBackend(backend);
+    const x = tf.randomNormal([3, 32, 32, 3], 0, 1, 'float32', 1);
+    for (const arch of ARCHITECTURES) {
+      const probs = (buildModel(arch).predict(x) as tf.Tensor).arraySync() as number[][];
+      assert.equal(probs.length, 3);
+      for (const row of probs) {
+        assert.equal(row.length, 2);
+        assert.ok(Math.abs(row[0]! + row[1]! - 1) < 1e-5, `${arch}: ${row}`);
+        assert.ok(row.every((p) => p >= 0 && p <= 1));
+      }
+    }
+  });
+}
+
+test('save then load gives identical predictions and keeps the metadata', async () => {
+  await selectBackend('wasm');
+  const model = buildModel('cnn');
+  const dir = path.join(await tempDir(), 'model');
+  const x = normalizeAll(syntheticImages(8));
+  const before = predictBird(model, x);
+  await saveModel(model, dir, metadata('cnn'));
+  const loaded = await loadModel(dir);
+  assert.deepEqual(Array.from(predictBird(loaded.model, x)), Array.from(before));
+  assert.equal(loaded.metadata.architecture, 'cnn');
+  assert.deepEqual(loaded.metadata.input.mean, [0.4915, 0.4823, 0.4468]);
+});
+
+test('loading a folder without a model is a clear error', async () => {
+  await assert.rejects(loadModel(await tempDir()), /Cannot load the model in/);
+});
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  test(`a short training run beats chance clearly on a generated set (${backend})`, async () => {
+    await selectBackend(backend);
+    const model = buildModel('mlp');
+    const events: string[] = [];
+    const result = await train(model, syntheticImages(256, 1), syntheticImages(64, 2), {
+      epochs: 3,
+      batchSize: 32,
+      augment: false,
+      learningRate: 1e-3,
+      onEvent: (e) => events.push(e.type),
+    });
+    assert.ok(result.validation.accuracy >= 0.85, `accuracy ${result.validation.accuracy}`);
+    assert.equal(result.history.length, 3);
+    assert.equal(events[0], 'start');
+    assert.equal(events.at(-1), 'done');
+    assert.ok(events.includes('epoch') && events.includes('batch'));
+  });
+}
+
+test('the CNN trains on wasm (convolution gradients included) and beats chance', async () => {
+  await selectBackend('wasm');
+  const result = await train(buildModel('cnn'), syntheticImages(256, 3), syntheticImages(64, 4), {
+    epochs: 3,
+    batchSize: 32,
+  });
+  assert.ok(result.validation.accuracy >= 0.8, `accuracy ${result.validation.accuracy}`);
+});
+
+test('cancelling stops training and keeps the best weights so far', async () => {
+  await selectBackend('wasm');
+  const abort = new AbortController();
+  const result = await train(buildModel('mlp'), syntheticImages(256, 1), syntheticImages(64, 2), {
+    epochs: 50,
+    batchSize: 32,
+    augment: false,
+    signal: abort.signal,
+    onEvent: (e) => {
+      if (e.type === 'epoch' && e.epoch === 1) abort.abort();
+    },
+  });
+  assert.equal(result.cancelled, true);
+  assert.equal(result.history.length, 2);
+});
