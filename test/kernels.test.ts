@@ -115,3 +115,22 @@ test('batch-norm gradient (broadcast, no tiles) matches finite differences', asy
     );
   }
 });
+
+test('max-pool and tanh (JS kernels on the wasm heap) match cpu, gradients included', async () => {
+  const [cpu, wasm] = await onBothBackends(
+    () => [random([3, 8, 6, 5], 9)],
+    ([x]) => {
+      const input = tf.tensor(x!);
+      const weights = tf.linspace(-1, 1, input.size).reshape(input.shape);
+      const poolWeights = tf.linspace(0, 1, input.size / 4).reshape([3, 4, 3, 5]);
+      return [
+        tf.tanh(input),
+        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tanh(v), weights)))(input),
+        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), poolWeights)))(
+          input,
+        ),
+      ];
+    },
+  );
+  assertClose(cpu, wasm, 1e-6);
+});

@@ -6,6 +6,7 @@
  * kernels XNNPACK runs fast: see docs/training-speed.md for the measurements behind each choice.
  */
 import * as tf from '@tensorflow/tfjs';
+import { installJsKernels } from './js-kernels.ts';
 
 type WasmBackend = tf.KernelBackend & { disposeData(dataId: object): boolean };
 type Inputs = Record<string, tf.TensorInfo>;
@@ -181,4 +182,5 @@ export function installWasmTrainingKernels(): void {
   replaceKernel('Conv2DBackpropInput', fastConv2DBackpropInput);
   replaceKernel('BatchMatMul', withExplicitTranspose);
   replaceKernel('_FusedMatMul', withExplicitTranspose);
+  installJsKernels(replaceKernel);
 }

@@ -1,0 +1,57 @@
+/**
+ * Training throughput: samples/s at batch 64 on the shared CIFAR data, for the book's ch.8 CNN, the
+ * default CNN and the book's MLP, on every backend that loads here. One JSON line per case.
+ * Usage: npm run bench:train [-- --data DIR] [-- --backends wasm,cpu] [-- --batches N]
+ */
+import { parseArgs } from 'node:util';
+import { loadCifar } from '../src/data/cifar.ts';
+import { buildModel, type Architecture } from '../src/model/architectures.ts';
+import { selectBackend, type BackendChoice } from '../src/model/backend.ts';
+import { train } from '../src/train/trainer.ts';
+
+const { values } = parseArgs({
+  options: {
+    data: { type: 'string', default: '../shared/data/cifar-10-batches-bin' },
+    backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
+    archs: { type: 'string', default: 'book-cnn,cnn,mlp' },
+    batches: { type: 'string', default: '40' },
+  },
+});
+
+const BATCH = 64;
+const trainSet = await loadCifar(values.data, 'train');
+const validation = {
+  count: 64,
+  pixels: trainSet.pixels.subarray(0, 64 * 3072),
+  labels: trainSet.labels.subarray(0, 64),
+};
+
+for (const backend of values.backends.split(',') as BackendChoice[]) {
+  try {
+    await selectBackend(backend);
+  } catch {
+    console.error(`# backend ${backend} does not load here; skipped`);
+    continue;
+  }
+  for (const arch of values.archs.split(',') as Architecture[]) {
+    // The cpu backend is ~100× slower: a few batches measure it just as well.
+    const batches = backend === 'cpu' ? 4 : Number(values.batches);
+    const subset = { count: batches * BATCH, pixels: trainSet.pixels, labels: trainSet.labels };
+    let firstBatchAt = 0;
+    let lastBatchAt = 0;
+    let timed = 0;
+    await train(buildModel(arch), subset, validation, {
+      epochs: 1,
+      batchSize: BATCH,
+      onEvent: (e) => {
+        if (e.type !== 'batch') return;
+        // The first step pays for kernel set-up and allocation: time from its end.
+        if (e.batch === 1) firstBatchAt = performance.now();
+        else timed += BATCH;
+        lastBatchAt = performance.now();
+      },
+    });
+    const samplesPerSec = Math.round(timed / ((lastBatchAt - firstBatchAt) / 1000));
+    console.log(JSON.stringify({ bench: 'train', backend, arch, batchSize: BATCH, samplesPerSec }));
+  }
+}

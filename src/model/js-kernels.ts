@@ -1,0 +1,94 @@
+/**
+ * Element-wise kernels for the wasm backend written as plain loops over its heap. The backend's own
+ * Tanh and MaxPoolGrad are scalar C loops that cost more than the convolutions around them; V8 runs
+ * these in a fraction of the time (docs/training-speed.md has the figures).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+type HeapBackend = tf.KernelBackend & {
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+};
+
+// Eigen's float tanh: a 13/6 rational approximation, accurate to a few float32 ulps over the clamp range.
+const TANH_CLAMP = 7.90531110763549805;
+const A = [
+  -2.76076847742355e-16, 2.00018790482477e-13, -8.60467152213735e-11, 5.12229709037114e-8,
+  1.48572235717979e-5, 6.37261928875436e-4, 4.89352455891786e-3,
+] as const;
+const B = [1.19825839466702e-6, 1.18534705686654e-4, 2.268434632439e-3, 4.89352518554385e-3] as const;
+
+export function fastTanh(v: number): number {
+  if (Math.abs(v) < 4e-4) return v;
+  const x = v > TANH_CLAMP ? TANH_CLAMP : v < -TANH_CLAMP ? -TANH_CLAMP : v;
+  const x2 = x * x;
+  const p = x * ((((((A[0] * x2 + A[1]) * x2 + A[2]) * x2 + A[3]) * x2 + A[4]) * x2 + A[5]) * x2 + A[6]);
+  const q = ((B[0] * x2 + B[1]) * x2 + B[2]) * x2 + B[3];
+  return p / q;
+}
+
+const tanhKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const b = backend as HeapBackend;
+  const x = inputs.x!;
+  const out = b.makeOutput(x.shape, 'float32');
+  const src = b.typedArrayFromHeap(x); // views taken after allocation: the heap may have grown
+  const dst = b.typedArrayFromHeap(out);
+  for (let i = 0; i < src.length; i++) dst[i] = fastTanh(src[i]!);
+  return out;
+};
+
+/** 2×2, stride 2, unpadded max-pool gradient (every pooling layer Birdgate builds); others fall back. */
+function maxPoolGrad(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const { filterSize, strides, pad } = attrs as {
+      filterSize: number | number[];
+      strides: number | number[];
+      pad: unknown;
+    };
+    const two = (v: number | number[]) => (Array.isArray(v) ? v.every((n) => n === 2) : v === 2);
+    const dy = inputs.dy!;
+    const x = inputs.input!;
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    if (!two(filterSize) || !two(strides) || pad !== 'valid' || h % 2 || w % 2) return original(args);
+    const b = backend as HeapBackend;
+    const out = b.makeOutput(x.shape, 'float32');
+    const xs = b.typedArrayFromHeap(x);
+    const gs = b.typedArrayFromHeap(dy);
+    const dx = b.typedArrayFromHeap(out);
+    dx.fill(0);
+    const oh = h / 2;
+    const ow = w / 2;
+    const row = w * c;
+    let g = 0;
+    for (let img = 0; img < n; img++) {
+      for (let oy = 0; oy < oh; oy++) {
+        const top = (img * h + 2 * oy) * row;
+        for (let ox = 0; ox < ow; ox++) {
+          const base = top + 2 * ox * c;
+          for (let ch = 0; ch < c; ch++, g++) {
+            // Ties go to the first element in scan order, as in TensorFlow.
+            let at = base + ch;
+            let best = xs[at]!;
+            const candidates = [base + c + ch, base + row + ch, base + row + c + ch];
+            for (const k of candidates) {
+              if (xs[k]! > best) {
+                best = xs[k]!;
+                at = k;
+              }
+            }
+            dx[at]! += gs[g]!;
+          }
+        }
+      }
+    }
+    return out;
+  };
+}
+
+export function installJsKernels(
+  replaceKernel: (name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc) => void,
+) {
+  replaceKernel('Tanh', () => tanhKernel);
+  replaceKernel('MaxPoolGrad', maxPoolGrad);
+}
