@@ -7,6 +7,7 @@ import { ARCHITECTURES, buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { describeInput, loadModel, saveModel, type ModelMetadata } from '../src/model/model-files.ts';
 import { predictBird } from '../src/model/predict.ts';
+import { setSeed } from '../src/model/seed.ts';
 import { train } from '../src/train/trainer.ts';
 import { syntheticImages, tempDir } from './helpers/fixtures.ts';
 
@@ -106,4 +107,24 @@ test('cancelling stops training and keeps the best weights so far', async () => 
   });
   assert.equal(result.cancelled, true);
   assert.equal(result.history.length, 2);
+});
+
+test('data-parallel training on two worker threads follows the same path as one thread', async () => {
+  await selectBackend('wasm');
+  const losses: number[][] = [];
+  for (const workers of [1, 2]) {
+    setSeed(3);
+    const result = await train(buildModel('mlp'), syntheticImages(256, 5), syntheticImages(64, 6), {
+      epochs: 2,
+      batchSize: 64,
+      augment: false,
+      learningRate: 1e-4,
+      workers,
+    });
+    losses.push(result.history.map((h) => h.trainLoss));
+  }
+  // Same initial weights, same batches, gradients averaged over the shards: the same updates.
+  losses[0]!.forEach((loss, i) =>
+    assert.ok(Math.abs(loss - losses[1]![i]!) < 1e-4, `${losses[0]} vs ${losses[1]}`),
+  );
 });

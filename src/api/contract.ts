@@ -6,7 +6,14 @@
 import { z } from 'zod';
 
 export const labelSchema = z.enum(['airplane', 'bird']);
-export const imageStatusSchema = z.enum(['pending', 'classified', 'moved', 'uncertain', 'unreadable', 'duplicate']);
+export const imageStatusSchema = z.enum([
+  'pending',
+  'classified',
+  'moved',
+  'uncertain',
+  'unreadable',
+  'duplicate',
+]);
 const id = z.number().int().positive();
 const isoDate = z.string().datetime({ offset: true });
 
@@ -28,7 +35,9 @@ const settingsPatchSchema = z
     threshold: z.number().min(0).max(1).optional(),
     uncertainBand: z.number().min(0).max(0.5).optional(),
     scanExisting: z.boolean().optional(),
-    polling: z.object({ enabled: z.boolean(), intervalMs: z.number().int().min(100).max(600_000) }).optional(),
+    polling: z
+      .object({ enabled: z.boolean(), intervalMs: z.number().int().min(100).max(600_000) })
+      .optional(),
   })
   .strict();
 
@@ -46,7 +55,10 @@ export const methods = {
   getStatus: z.object({}).strict(),
   getSettings: z.object({}).strict(),
   listMoves: z
-    .object({ limit: z.number().int().min(1).max(500).default(100), offset: z.number().int().min(0).default(0) })
+    .object({
+      limit: z.number().int().min(1).max(500).default(100),
+      offset: z.number().int().min(0).default(0),
+    })
     .strict(),
   getAccuracy: z.object({}).strict(),
   listModels: z.object({}).strict(),
@@ -57,7 +69,9 @@ export const methods = {
     z.object({ moveIds: z.array(id).min(1).max(1000) }).strict(),
     z.object({ last: z.number().int().min(1).max(1000) }).strict(),
   ]),
-  addCamera: z.object({ name: z.string().trim().min(1).max(100), folder: z.string().min(1).max(4096) }).strict(),
+  addCamera: z
+    .object({ name: z.string().trim().min(1).max(100), folder: z.string().min(1).max(4096) })
+    .strict(),
   removeCamera: z.object({ name: z.string().min(1).max(100) }).strict(),
   updateSettings: settingsPatchSchema,
   setWatching: z.object({ paused: z.boolean() }).strict(),

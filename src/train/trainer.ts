@@ -6,13 +6,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { BatchLoader, normalizeAll } from '../data/batches.ts';
 import type { LabeledImages } from '../data/labels.ts';
-import { IMAGE_SIZE, CHANNELS } from '../images/normalize.ts';
-import { logitsOf } from '../model/architectures.ts';
 import { predictBird } from '../model/predict.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
+import { DEFAULT_LEARNING_RATE, type OptimizerName } from './optimizers.ts';
 import { learningRateAt, type Schedule } from './schedule.ts';
+import { localRunner, parallelRunner } from './steps.ts';
 
-export type OptimizerName = 'adam' | 'sgd';
+export type { OptimizerName };
 
 export interface TrainOptions {
   epochs: number;
@@ -22,6 +22,8 @@ export interface TrainOptions {
   schedule?: Schedule;
   augment?: boolean;
   seed?: number;
+  /** Data-parallel worker threads (1 = train on this thread). */
+  workers?: number;
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
 }
@@ -64,27 +66,6 @@ export class TrainingCancelled extends Error {
   }
 }
 
-export const DEFAULT_LEARNING_RATE: Record<OptimizerName, number> = { adam: 2e-3, sgd: 1e-2 };
-
-function makeOptimizer(name: OptimizerName, learningRate: number): tf.Optimizer {
-  return name === 'adam' ? tf.train.adam(learningRate) : tf.train.sgd(learningRate);
-}
-
-/** tfjs optimizers read their rate on every step but do not expose a setter for it. */
-function setLearningRate(optimizer: tf.Optimizer, rate: number): void {
-  (optimizer as unknown as { learningRate: number }).learningRate = rate;
-}
-
-/** Counts rows of [airplane, bird] logits whose larger entry is the label (wasm's ArgMax is broken). */
-function countCorrect(logits: ArrayLike<number>, labels: Uint8Array): number {
-  let correct = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const predicted = logits[2 * i + 1]! > logits[2 * i]! ? 1 : 0;
-    if (predicted === labels[i]) correct++;
-  }
-  return correct;
-}
-
 /** Evaluates in inference mode (BatchNorm uses its running statistics). */
 export function evaluate(model: tf.LayersModel, data: LabeledImages): Metrics {
   return computeMetrics(predictBird(model, normalizeAll(data)), data.labels);
@@ -106,6 +87,7 @@ export async function train(
     schedule = 'one-cycle',
     augment = true,
     seed = 1,
+    workers = 1,
     signal,
     onEvent = () => {},
   } = options;
@@ -113,8 +95,8 @@ export async function train(
   const loader = new BatchLoader(trainSet, { batchSize, shuffle: true, augment, seed });
   const batchesPerEpoch = loader.batchesPerEpoch();
   const totalSteps = epochs * batchesPerEpoch;
-  const logits = logitsOf(model);
-  const optimizer = makeOptimizer(optimizerName, peakRate);
+  const runner =
+    workers > 1 ? await parallelRunner(model, optimizerName, workers) : localRunner(model, optimizerName);
   const started = performance.now();
   const history: EpochResult[] = [];
   let best: { epoch: number; accuracy: number; weights: tf.Tensor[] } | undefined;
@@ -142,18 +124,7 @@ export async function train(
           break;
         }
         rate = learningRateAt(schedule, peakRate, epoch * batchesPerEpoch + batchIndex, totalSteps);
-        setLearningRate(optimizer, rate);
-        const [loss, hits] = tf.tidy(() => {
-          const x = tf.tensor4d(batch.x, [batch.size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS]);
-          const labels = tf.tensor1d(batch.labels, 'int32');
-          let hits = 0;
-          const cost = optimizer.minimize(() => {
-            const out = logits.apply(x, { training: true }) as tf.Tensor;
-            hits = countCorrect(out.dataSync(), batch.labels);
-            return tf.losses.softmaxCrossEntropy(tf.oneHot(labels, 2), out) as tf.Scalar;
-          }, true)!;
-          return [cost.dataSync()[0]!, hits];
-        });
+        const { loss, hits } = await runner.step(batch, rate);
         lossSum += loss * batch.size;
         correct += hits;
         seen += batch.size;
@@ -173,6 +144,7 @@ export async function train(
         await yieldToEventLoop();
       }
       if (cancelled || seen === 0) break;
+      await runner.syncTo(model);
       const validationAccuracy = evaluate(model, validationSet).accuracy;
       const isBest = !best || validationAccuracy > best.accuracy;
       if (isBest) {
@@ -193,7 +165,7 @@ export async function train(
     if (best) model.setWeights(best.weights);
   } finally {
     best?.weights.forEach((w) => w.dispose());
-    optimizer.dispose();
+    await runner.dispose();
   }
   if (cancelled && history.length === 0) throw new TrainingCancelled();
   const durationSec = (performance.now() - started) / 1000;

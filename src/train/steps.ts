@@ -1,0 +1,192 @@
+/**
+ * One training step, two ways: on this thread, or data-parallel across worker threads (one model
+ * replica each; every replica applies the same averaged gradients, so they never drift apart).
+ */
+import * as tf from '@tensorflow/tfjs';
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Batch } from '../data/batches.ts';
+import { CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from '../images/normalize.ts';
+import { logitsOf } from '../model/architectures.ts';
+import type { OptimizerName } from './optimizers.ts';
+import { makeOptimizer, setLearningRate } from './optimizers.ts';
+
+export interface StepResult {
+  loss: number;
+  hits: number;
+}
+
+export interface StepRunner {
+  step(batch: Batch, learningRate: number): Promise<StepResult>;
+  /** Copies the replicas' weights (BatchNorm statistics included) into the model. */
+  syncTo(model: tf.LayersModel): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** Counts rows of [airplane, bird] logits whose larger entry is the label (wasm's ArgMax is broken). */
+function countCorrect(logits: ArrayLike<number>, labels: Uint8Array): number {
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const predicted = logits[2 * i + 1]! > logits[2 * i]! ? 1 : 0;
+    if (predicted === labels[i]) correct++;
+  }
+  return correct;
+}
+
+/** Forward and backward pass for one batch: cross-entropy on the logits (log-softmax + NLL). */
+export function computeGradients(
+  logits: tf.LayersModel,
+  batch: Batch,
+): StepResult & { grads: tf.NamedTensorMap } {
+  let hits = 0;
+  const x = tf.tensor4d(batch.x, [batch.size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS]);
+  const labels = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), 2);
+  const { value, grads } = tf.variableGrads(() => {
+    const out = logits.apply(x, { training: true }) as tf.Tensor;
+    hits = countCorrect(out.dataSync(), batch.labels);
+    return tf.losses.softmaxCrossEntropy(labels, out) as tf.Scalar;
+  });
+  const loss = value.dataSync()[0]!;
+  tf.dispose([x, labels, value]);
+  return { loss, hits, grads };
+}
+
+export function localRunner(model: tf.LayersModel, optimizerName: OptimizerName): StepRunner {
+  const logits = logitsOf(model);
+  const optimizer = makeOptimizer(optimizerName);
+  return {
+    async step(batch, learningRate) {
+      setLearningRate(optimizer, learningRate);
+      const { loss, hits, grads } = computeGradients(logits, batch);
+      optimizer.applyGradients(grads);
+      tf.dispose(grads);
+      return { loss, hits };
+    },
+    async syncTo() {}, // the model itself is trained
+    async dispose() {
+      optimizer.dispose();
+    },
+  };
+}
+
+/** Messages between the main thread and a training worker (src/train/worker.ts). */
+export type WorkerRequest =
+  | { kind: 'init'; backend: string; modelJson: string; weights: Float32Array[]; optimizer: OptimizerName }
+  | { kind: 'step'; x: Float32Array; labels: Uint8Array; size: number }
+  | { kind: 'apply'; grads: Float32Array[]; learningRate: number }
+  | { kind: 'weights' };
+export type WorkerReply =
+  | { kind: 'ready' }
+  | { kind: 'step'; loss: number; hits: number; grads: Float32Array[] }
+  | { kind: 'weights'; weights: Float32Array[] }
+  | { kind: 'error'; message: string };
+
+class WorkerHandle {
+  // The worker is TypeScript too: it loads through tsx like the rest of Birdgate.
+  private readonly worker = new Worker(new URL('./worker-entry.mjs', import.meta.url));
+  private pending: ((reply: WorkerReply) => void)[] = [];
+  private failure: Error | undefined;
+
+  constructor() {
+    this.worker.on('message', (reply: WorkerReply) => this.pending.shift()?.(reply));
+    this.worker.on('error', (error) => {
+      this.failure = error;
+      for (const resolve of this.pending.splice(0)) resolve({ kind: 'error', message: error.message });
+    });
+  }
+
+  send(request: WorkerRequest, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(request, transfer);
+  }
+
+  async ask<K extends WorkerReply['kind']>(request: WorkerRequest, kind: K, transfer: ArrayBuffer[] = []) {
+    if (this.failure) throw this.failure;
+    const reply = await new Promise<WorkerReply>((resolve) => {
+      this.pending.push(resolve);
+      this.send(request, transfer);
+    });
+    if (reply.kind === 'error') throw new Error(`training worker failed: ${reply.message}`);
+    if (reply.kind !== kind) throw new Error(`training worker answered ${reply.kind}, expected ${kind}`);
+    return reply as Extract<WorkerReply, { kind: K }>;
+  }
+
+  terminate() {
+    return this.worker.terminate();
+  }
+}
+
+/** One replica per core, capped at two: the configuration measured in docs/benchmarks.md. */
+export function defaultWorkers(): number {
+  return Math.min(2, os.availableParallelism());
+}
+
+const weightArrays = (model: tf.LayersModel) => model.getWeights().map((w) => w.dataSync() as Float32Array);
+
+export async function parallelRunner(
+  model: tf.LayersModel,
+  optimizerName: OptimizerName,
+  workers: number,
+): Promise<StepRunner> {
+  const handles = Array.from({ length: workers }, () => new WorkerHandle());
+  const modelJson = JSON.stringify(model.toJSON(null, false));
+  try {
+    await Promise.all(
+      handles.map((h) =>
+        h.ask(
+          {
+            kind: 'init',
+            backend: tf.getBackend(),
+            modelJson,
+            weights: weightArrays(model),
+            optimizer: optimizerName,
+          },
+          'ready',
+        ),
+      ),
+    );
+  } catch (error) {
+    await Promise.all(handles.map((h) => h.terminate()));
+    throw error;
+  }
+  return {
+    async step(batch, learningRate) {
+      const shard = Math.ceil(batch.size / workers);
+      const shards = handles
+        .map((_, i) => ({ from: i * shard, to: Math.min(batch.size, (i + 1) * shard) }))
+        .filter((s) => s.to > s.from);
+      const replies = await Promise.all(
+        shards.map(({ from, to }, i) => {
+          const x = batch.x.slice(from * PIXELS_PER_IMAGE, to * PIXELS_PER_IMAGE);
+          const labels = batch.labels.slice(from, to);
+          return handles[i]!.ask({ kind: 'step', x, labels, size: to - from }, 'step', [
+            x.buffer,
+            labels.buffer,
+          ]);
+        }),
+      );
+      // Each replica's loss is a mean over its shard: weight by shard size to get the batch mean.
+      const grads = replies[0]!.grads.map((g) => new Float32Array(g.length));
+      replies.forEach((reply, i) => {
+        const weight = (shards[i]!.to - shards[i]!.from) / batch.size;
+        reply.grads.forEach((g, k) => {
+          const sum = grads[k]!;
+          for (let j = 0; j < g.length; j++) sum[j]! += weight * g[j]!;
+        });
+      });
+      for (const h of handles) h.send({ kind: 'apply', grads, learningRate });
+      return {
+        loss: replies.reduce((s, r, i) => s + (r.loss * (shards[i]!.to - shards[i]!.from)) / batch.size, 0),
+        hits: replies.reduce((s, r) => s + r.hits, 0),
+      };
+    },
+    async syncTo(target) {
+      const { weights } = await handles[0]!.ask({ kind: 'weights' }, 'weights');
+      const tensors = target.getWeights().map((w, i) => tf.tensor(weights[i]!, w.shape));
+      target.setWeights(tensors);
+      tf.dispose(tensors);
+    },
+    async dispose() {
+      await Promise.all(handles.map((h) => h.terminate()));
+    },
+  };
+}
