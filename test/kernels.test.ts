@@ -134,3 +134,18 @@ test('max-pool and tanh (JS kernels on the wasm heap) match cpu, gradients inclu
   );
   assertClose(cpu, wasm, 1e-6);
 });
+
+test('rank-4 transposes (JS kernel on the wasm heap) match cpu for every permutation', async () => {
+  const perms: number[][] = [];
+  const permute = (rest: number[], done: number[]) =>
+    rest.length
+      ? rest.forEach((v, i) => permute([...rest.slice(0, i), ...rest.slice(i + 1)], [...done, v]))
+      : perms.push(done);
+  permute([0, 1, 2, 3], []);
+  assert.equal(perms.length, 24);
+  const [cpu, wasm] = await onBothBackends(
+    () => [random([2, 3, 4, 5], 10)],
+    ([x]) => perms.map((perm) => tf.transpose(tf.tensor(x!), perm)),
+  );
+  assertClose(cpu, wasm, 0);
+});

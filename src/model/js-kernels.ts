@@ -91,4 +91,43 @@ export function installJsKernels(
 ) {
   replaceKernel('Tanh', () => tanhKernel);
   replaceKernel('MaxPoolGrad', maxPoolGrad);
+  replaceKernel('Transpose', transpose4);
+}
+
+/**
+ * Rank-4 transposes (the [n,h,w,c] ↔ [c,h,w,n] shuffles of the convolution gradients) as one JS pass:
+ * the wasm kernel's generic index arithmetic is several times slower on them. Other ranks fall back.
+ */
+function transpose4(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { inputs, backend, attrs } = args;
+    const x = inputs.x!;
+    const perm = (attrs as { perm: number[] }).perm;
+    if (x.shape.length !== 4 || x.dtype !== 'float32') return original(args);
+    const b = backend as HeapBackend;
+    const shape = x.shape as number[];
+    const outShape = perm.map((p) => shape[p]!);
+    const out = b.makeOutput(outShape, 'float32');
+    const src = b.typedArrayFromHeap(x);
+    const dst = b.typedArrayFromHeap(out);
+    const inStrides = [shape[1]! * shape[2]! * shape[3]!, shape[2]! * shape[3]!, shape[3]!, 1];
+    // Walk the output in order; step through the input by the permuted strides.
+    const [s0, s1, s2, s3] = perm.map((p) => inStrides[p]!) as [number, number, number, number];
+    const [d0, d1, d2, d3] = outShape as [number, number, number, number];
+    let o = 0;
+    for (let i0 = 0; i0 < d0; i0++) {
+      for (let i1 = 0; i1 < d1; i1++) {
+        for (let i2 = 0; i2 < d2; i2++) {
+          let at = i0 * s0 + i1 * s1 + i2 * s2;
+          if (s3 === 1) {
+            dst.set(src.subarray(at, at + d3), o); // the innermost axis stays innermost: copy whole rows
+            o += d3;
+          } else {
+            for (let i3 = 0; i3 < d3; i3++, at += s3) dst[o++] = src[at]!;
+          }
+        }
+      }
+    }
+    return out;
+  };
 }
