@@ -10,6 +10,9 @@ import { z } from 'zod';
 import { CHANNEL_MEAN, CHANNEL_STD, IMAGE_SIZE } from '../images/normalize.ts';
 import { ARCHITECTURES } from './architectures.ts';
 
+const row = z.tuple([z.number().int(), z.number().int()]);
+const confusionSchema = z.tuple([row, row]);
+
 export const metadataSchema = z.object({
   format: z.literal('birdgate-model/1'),
   architecture: z.enum(ARCHITECTURES),
@@ -31,6 +34,26 @@ export const metadataSchema = z.object({
       optimizer: z.string(),
       durationSec: z.number(),
       command: z.string().optional(),
+      mode: z.enum(['shipped', 'fine-tune', 'scratch']).optional(),
+      basedOn: z.string().optional(),
+      local: z
+        .object({
+          train: z.number().int(),
+          holdout: z.number().int(),
+          airplane: z.number().int(),
+          bird: z.number().int(),
+        })
+        .optional(),
+      history: z
+        .array(
+          z.object({
+            epoch: z.number(),
+            trainLoss: z.number(),
+            trainAccuracy: z.number(),
+            validationAccuracy: z.number(),
+          }),
+        )
+        .optional(),
     })
     .passthrough(),
   metrics: z
@@ -38,6 +61,9 @@ export const metadataSchema = z.object({
       validationAccuracy: z.number(),
       validationLoss: z.number().optional(),
       calibrationError: z.number().optional(),
+      confusion: confusionSchema.optional(),
+      localAccuracy: z.number().nullable().optional(),
+      localConfusion: confusionSchema.nullable().optional(),
     })
     .passthrough(),
   createdAt: z.string(),
