@@ -64,7 +64,8 @@ export const methods = {
   listModels: z.object({}).strict(),
   getTraining: z.object({}).strict(),
   // commands
-  relabel: z.object({ ids: z.array(id).min(1).max(1000), label: labelSchema }).strict(),
+  /** `label: null` clears the user's label (the image is unverified again), e.g. to undo a confirmation. */
+  relabel: z.object({ ids: z.array(id).min(1).max(1000), label: labelSchema.nullable() }).strict(),
   undo: z.union([
     z.object({ moveIds: z.array(id).min(1).max(1000) }).strict(),
     z.object({ last: z.number().int().min(1).max(1000) }).strict(),
