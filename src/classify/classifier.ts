@@ -1,16 +1,16 @@
 /**
  * Image files in, bird/airplane decisions out: the one path from a file on disk to p(bird), shared by
- * the CLI, the folder watcher and the app. Decoding runs in sharp's thread pool (both cores); the
- * model runs on the main thread in batches.
+ * the CLI, the folder watcher and the app. Decoding runs in sharp's thread pool (both cores); images
+ * decoded in the same turn share one batched model call.
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ClassName } from '../data/labels.ts';
-import { PIXELS_PER_IMAGE } from '../images/normalize.ts';
 import { preprocessImage } from '../images/preprocess.ts';
 import { selectBackend, type BackendChoice } from '../model/backend.ts';
 import { loadModel, type ModelMetadata } from '../model/model-files.ts';
 import { predictBird } from '../model/predict.ts';
 import { resolveModelDir } from '../model/locate.ts';
+import { PredictionBatcher } from './batcher.ts';
 
 export interface Decision {
   pBird: number;
@@ -29,6 +29,8 @@ export class Classifier {
     readonly backend: string,
   ) {}
 
+  private readonly batcher = new PredictionBatcher((x) => this.predict(x));
+
   static async load(options: { modelDir?: string; backend?: BackendChoice } = {}): Promise<Classifier> {
     const backend = await selectBackend(options.backend ?? 'auto');
     const dir = resolveModelDir(options.modelDir);
@@ -41,38 +43,26 @@ export class Classifier {
     return predictBird(this.model, x);
   }
 
-  /** Decodes and classifies one file; throws ImageDecodeError for files it cannot read as images. */
-  async classifyFile(file: string): Promise<Decision> {
-    const x = await preprocessImage(file);
-    return decide(this.predict(x)[0]!);
+  /** Decodes and classifies one image; throws ImageDecodeError for input it cannot read as an image. */
+  async classifyFile(input: string | Buffer, name?: string): Promise<Decision> {
+    const x = await preprocessImage(input, name ? { name } : {});
+    return decide(await this.batcher.pBird(x));
   }
 
-  /** Classifies many files, decoding several at once; one bad file never stops the rest. */
+  /** Classifies many files, decoding several at once, in input order; one bad file never stops the rest. */
   async *classifyFiles(
-    files: Iterable<string>,
+    files: string[],
     concurrency = 4,
   ): AsyncGenerator<{ path: string } & ({ decision: Decision } | { error: Error })> {
-    const queue = [...files];
-    let next = 0;
-    while (next < queue.length) {
-      const chunk = queue.slice(next, next + concurrency * 8);
-      next += chunk.length;
-      const decoded = await mapLimit(chunk, concurrency, async (file) => {
+    const window = concurrency * 16;
+    for (let start = 0; start < files.length; start += window) {
+      yield* await mapLimit(files.slice(start, start + window), concurrency, async (file) => {
         try {
-          return { file, x: await preprocessImage(file) };
+          return { path: file, decision: await this.classifyFile(file) };
         } catch (error) {
-          return { file, error: error as Error };
+          return { path: file, error: error as Error };
         }
       });
-      const good = decoded.filter((d): d is { file: string; x: Float32Array } => 'x' in d);
-      const batch = new Float32Array(good.length * PIXELS_PER_IMAGE);
-      good.forEach((d, i) => batch.set(d.x, i * PIXELS_PER_IMAGE));
-      const p = good.length ? this.predict(batch) : new Float32Array();
-      let g = 0;
-      for (const d of decoded) {
-        if ('x' in d) yield { path: d.file, decision: decide(p[g++]!) };
-        else yield { path: d.file, error: d.error! };
-      }
     }
   }
 }

@@ -67,8 +67,8 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Copies `from` into the new file `partial`, hashing the source as it is read, keeps its access and
- * modification times, fsyncs, then re-reads the copy: both hashes and the size must equal the image's,
+ * Copies `from` into the new file `partial`, hashing the source as it is read, keeps its permissions and
+ * access and modification times, fsyncs, then re-reads the copy: both hashes and the size must equal the image's,
  * so a file that changed since it was recorded, or a bad write, never replaces the original.
  */
 export async function copyVerified(from: string, partial: string, image: ImageRow): Promise<void> {
@@ -89,6 +89,7 @@ export async function copyVerified(from: string, partial: string, image: ImageRo
       }
       if (hash.digest('hex') !== image.sha256) throw new Error(`${from} changed since it was recorded`);
       const times = await source.stat();
+      await target.chmod(times.mode & 0o777);
       // Seconds as numbers keep sub-millisecond precision that Date objects would drop.
       await target.utimes(times.atimeMs / 1000, times.mtimeMs / 1000);
       await target.sync();

@@ -19,6 +19,7 @@ import {
   type ImageRow,
   type ImageStatus,
   type ImageWithPrediction,
+  type LabeledImage,
   type NewImage,
   type NewPrediction,
   type Page,
@@ -68,6 +69,15 @@ function prepare(db: Database.Database) {
     bySha256: db.prepare<[string], ImageWithPrediction>(
       `SELECT ${IMAGE_COLUMNS}, ${PREDICTION_COLUMNS} FROM images i ${LATEST_PREDICTION}
        WHERE i.sha256 = ? AND i.duplicate_of IS NULL ORDER BY i.id LIMIT 1`,
+    ),
+    labeled: db.prepare<[], LabeledImage>(
+      `SELECT i.id AS imageId, i.path, i.sha256, l.label FROM images i ${USER_LABEL}
+       WHERE ${LIVE} AND l.label IS NOT NULL ORDER BY i.id`,
+    ),
+    unsortedAirplanes: db.prepare<[], ImageRow>(
+      `SELECT ${IMAGE_COLUMNS} FROM images i ${LATEST_PREDICTION} ${USER_LABEL}
+       WHERE ${LIVE} AND i.status = 'classified' AND i.error IS NOT NULL
+         AND coalesce(l.label, p.label) = 'airplane' ORDER BY i.id`,
     ),
     retireAt: db.prepare<[string], { id: number }>(
       `UPDATE images SET retired_at = ${NOW}, updated_at = ${NOW} WHERE path = ? AND retired_at IS NULL
@@ -182,6 +192,16 @@ export class Store {
     return this.statements.addEvent.get(kind, imageId ?? null, JSON.stringify(data ?? null))!.id;
   }
 
+  /** Images the user labelled (corrected or confirmed): the local training data. */
+  labeledImages(): LabeledImage[] {
+    return this.statements.labeled.all();
+  }
+
+  /** Airplanes whose move failed (destination unwritable, disk full): to be retried. */
+  unsortedAirplanes(): ImageRow[] {
+    return this.statements.unsortedAirplanes.all();
+  }
+
   /** Live images counted by status (every status present, zeros included) and by camera. */
   counts(): Counts {
     const byStatus = Object.fromEntries(IMAGE_STATUSES.map((s) => [s, 0])) as Record<ImageStatus, number>;
@@ -259,7 +279,8 @@ export async function openStore(file = defaultStoreFile(), options: OpenStoreOpt
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
-    // Durability of every commit, not only at checkpoints: the journal must survive power loss (docs/store.md).
+    // In WAL mode NORMAL syncs only at checkpoints, so a commit can vanish on power loss; FULL syncs every
+    // commit, so a move's intent is on disk before its file is touched (docs/store.md).
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
     const version = schemaVersion(db);

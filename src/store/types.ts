@@ -121,3 +121,10 @@ export interface Page<T> {
   items: T[];
   total: number;
 }
+
+export interface LabeledImage {
+  imageId: number;
+  path: string;
+  sha256: string;
+  label: ClassName;
+}

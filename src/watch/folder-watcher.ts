@@ -189,6 +189,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     let failed = false;
     const current = () => cw.fsWatcher === fsWatcher && !this.#closed;
     const onFile = (file: string, stats?: Stats) => {
+      ((globalThis as any).DBG ??= new Map()).set(file, [current(), isImageName(file), cw.scanning, stats?.size]);
       if (current() && isImageName(file)) this.#gate.observe(file, name, stats, !cw.scanning);
     };
     fsWatcher.on('add', onFile);

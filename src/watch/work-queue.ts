@@ -61,7 +61,7 @@ export class WorkQueue {
       return false;
     }
     // Once anything has spilled, newcomers spill behind it so the order stays first in, first out.
-    if (true) {
+    if (this.#overflow.size === 0 && this.#pending.size < this.#maxPending) {
       this.#pending.set(file, job);
       this.#peakPending = Math.max(this.#peakPending, this.#pending.size);
     } else {

@@ -1,7 +1,9 @@
 /** Display formatting shared by the pages. */
 
 export function percent(value: number | null | undefined, digits = 1): string {
-  return value === null || value === undefined || Number.isNaN(value) ? '—' : `${(value * 100).toFixed(digits)} %`;
+  return value === null || value === undefined || Number.isNaN(value)
+    ? '—'
+    : `${(value * 100).toFixed(digits)} %`;
 }
 
 /** Difference between two accuracies in percentage points, signed: "+1.4 pts". */

@@ -132,7 +132,8 @@ export function createHttpClient(options: HttpClientOptions): HttpClient {
 async function readEnvelope<T>(response: Response): Promise<Envelope<T>> {
   const body: unknown = await response.json().catch(() => undefined);
   if (isEnvelope<T>(body)) return body;
-  const code = response.status === 401 || response.status === 403 ? 'unauthorized' : `http-${response.status}`;
+  const code =
+    response.status === 401 || response.status === 403 ? 'unauthorized' : `http-${response.status}`;
   const message =
     code === 'unauthorized'
       ? 'Birdgate refused the access token. Open the address that `birdgate serve` printed.'

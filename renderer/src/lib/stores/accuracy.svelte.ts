@@ -23,7 +23,10 @@ export class AccuracyStore {
   }
 
   activate(model: ModelVersion): Promise<boolean> {
-    return this.#switch(() => this.#api.call('activateModel', { id: model.id }), `Could not activate ${model.name}`);
+    return this.#switch(
+      () => this.#api.call('activateModel', { id: model.id }),
+      `Could not activate ${model.name}`,
+    );
   }
 
   rollback(): Promise<boolean> {

@@ -188,7 +188,8 @@ export class ImagesStore {
       const fresh = page.items.filter((image) => !known.has(image.id));
       this.items = [...kept, ...fresh];
       // Images that arrived live shift the server's offsets; a page of only known ones means the end.
-      this.total = fresh.length === 0 && offset > 0 ? this.items.length : Math.max(page.total, this.items.length);
+      this.total =
+        fresh.length === 0 && offset > 0 ? this.items.length : Math.max(page.total, this.items.length);
       this.loaded = true;
       this.loadError = null;
       if (offset === 0) this.#keepSelection();
@@ -203,7 +204,8 @@ export class ImagesStore {
 
   #keepSelection(): void {
     const present = [...this.selectedIds].filter((id) => this.indexById.has(id));
-    if (this.currentId === null || !this.indexById.has(this.currentId)) this.currentId = this.items[0]?.id ?? null;
+    if (this.currentId === null || !this.indexById.has(this.currentId))
+      this.currentId = this.items[0]?.id ?? null;
     this.selectedIds = new Set(present.length > 0 || this.currentId === null ? present : [this.currentId]);
   }
 

@@ -31,7 +31,10 @@ export class SettingsStore {
   }
 
   async update(patch: MethodInput<'updateSettings'>): Promise<boolean> {
-    const saved = await this.#apply(() => this.#api.call('updateSettings', patch), 'Could not save the setting');
+    const saved = await this.#apply(
+      () => this.#api.call('updateSettings', patch),
+      'Could not save the setting',
+    );
     // A fresh object makes fields derived from the settings drop the value the server refused.
     if (!saved && this.settings) this.settings = { ...this.settings };
     return saved;

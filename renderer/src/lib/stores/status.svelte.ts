@@ -48,7 +48,8 @@ export class StatusStore {
   handle(event: ApiEvent): void {
     if (event.type === 'status') this.cameras = event.cameras;
     else if (event.type === 'progress' && event.task === 'scan') {
-      this.scan = event.done < event.total ? { done: event.done, total: event.total, etaSec: event.etaSec } : null;
+      this.scan =
+        event.done < event.total ? { done: event.done, total: event.total, etaSec: event.etaSec } : null;
     }
   }
 }

@@ -1,10 +1,5 @@
 /** A retrain as the Training page shows it: state, progress, a live loss trace and the candidate model. */
-import type {
-  ApiEvent,
-  BirdgateApi,
-  ModelVersion,
-  TrainingStatus,
-} from '../../../../src/api/contract.ts';
+import type { ApiEvent, BirdgateApi, ModelVersion, TrainingStatus } from '../../../../src/api/contract.ts';
 import type { NoticesStore } from './notices.svelte.ts';
 
 /** Loss as training reports it, against the fraction of the run done (0..1). */
@@ -86,7 +81,8 @@ export class TrainingStore {
     const progress = status.progress;
     if (!progress || progress.total <= 0 || !Number.isFinite(progress.loss)) return;
     const x = progress.done / progress.total;
-    if (x > (this.lossTrace.at(-1)?.x ?? -1)) this.lossTrace = [...this.lossTrace, { x, loss: progress.loss }];
+    if (x > (this.lossTrace.at(-1)?.x ?? -1))
+      this.lossTrace = [...this.lossTrace, { x, loss: progress.loss }];
   }
 
   async #request(request: () => Promise<TrainingStatus>, failure: string): Promise<boolean> {

@@ -1,0 +1,145 @@
+/**
+ * What happens to one complete file from a camera: record it, reuse the result of an identical file or
+ * classify it, then leave it (bird), flag it (uncertain) or move/copy/tag it (airplane). Every outcome is
+ * recorded; bad input is recorded with its message and the file is left exactly where it is.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { Classifier } from '../classify/classifier.ts';
+import { decideAction, type Settings } from '../config/settings.ts';
+import { ImageDecodeError, readCaptureTime } from '../images/preprocess.ts';
+import { moveFile } from '../sort/move.ts';
+import { sha256File } from '../sort/sha256.ts';
+import { MoveError } from '../sort/transfer.ts';
+import type { Store } from '../store/store.ts';
+import type { ImageRow, MoveRow } from '../store/types.ts';
+
+/** Far above any camera frame; a bigger "image" is refused before it is read into memory. */
+export const MAX_FILE_BYTES = 200 * 1024 * 1024;
+
+export interface IngestContext {
+  store: Store;
+  classifier: Classifier;
+  settings: Settings;
+}
+
+export type Outcome =
+  | { kind: 'skipped'; reason: string }
+  | { kind: 'vanished'; error: string }
+  | { kind: 'unreadable'; image: ImageRow; error: string }
+  | { kind: 'duplicate'; image: ImageRow; of: number }
+  | {
+      kind: 'classified';
+      image: ImageRow;
+      pBird: number;
+      decision: 'airplane' | 'bird' | 'uncertain';
+      move?: MoveRow;
+      error?: string;
+    };
+
+export function modelVersionOf(classifier: Classifier): string {
+  const name = path.basename(classifier.modelDir);
+  return name === 'default' ? 'shipped' : name;
+}
+
+export async function ingest(ctx: IngestContext, file: string, camera: string): Promise<Outcome> {
+  const { store, classifier, settings } = ctx;
+  let info;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    // Gone before we could look at it: there is no file to give a status, so the event is the record.
+    const message = `${file}: ${(error as Error).message}`;
+    store.addEvent('vanished', { path: file, camera, error: message });
+    return { kind: 'vanished', error: message };
+  }
+  const seen = store.findByPath(file);
+  if (seen && seen.size === info.size && seen.mtimeMs === info.mtimeMs) {
+    return { kind: 'skipped', reason: 'already processed' };
+  }
+  const unreadable = (error: string, sha256 = '') => {
+    const image = store.recordImage({ path: file, camera, size: info.size, mtimeMs: info.mtimeMs, sha256 });
+    store.setStatus(image.id, 'unreadable', error);
+    return { kind: 'unreadable' as const, image: store.getImage(image.id)!, error };
+  };
+  if (info.size > MAX_FILE_BYTES) {
+    return unreadable(`${file}: ${info.size} bytes is too large for a camera image`, await sha256File(file));
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    return unreadable(`${file}: ${(error as Error).message}`); // e.g. permission denied
+  }
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const original = store.findBySha256(sha256);
+  const captureTime = (await readCaptureTime(file))?.toISOString() ?? null;
+  const image = store.recordImage({
+    path: file,
+    camera,
+    size: info.size,
+    mtimeMs: info.mtimeMs,
+    sha256,
+    captureTime,
+  });
+
+  if (original && original.pBird !== null) {
+    // The same bytes were seen before: reuse that result and leave this copy for the user to review.
+    store.markDuplicate(image.id, original.id);
+    store.addPrediction({
+      imageId: image.id,
+      modelVersion: original.modelVersion!,
+      pBird: original.pBird,
+      label: original.predictedLabel!,
+    });
+    store.setStatus(image.id, 'duplicate');
+    return { kind: 'duplicate', image: store.getImage(image.id)!, of: original.id };
+  }
+
+  let pBird: number;
+  let label: 'airplane' | 'bird';
+  try {
+    ({ pBird, label } = await classifier.classifyFile(bytes, file));
+  } catch (error) {
+    if (!(error instanceof ImageDecodeError)) throw error;
+    store.setStatus(image.id, 'unreadable', error.message);
+    return { kind: 'unreadable', image: store.getImage(image.id)!, error: error.message };
+  }
+  store.addPrediction({ imageId: image.id, modelVersion: modelVersionOf(classifier), pBird, label });
+  const decision = decideAction(1 - pBird, settings);
+  if (decision !== 'airplane') {
+    store.setStatus(image.id, decision === 'uncertain' ? 'uncertain' : 'classified');
+    return { kind: 'classified', image: store.getImage(image.id)!, pBird, decision };
+  }
+  store.setStatus(image.id, 'classified');
+  const result = await sortAirplane(store, image, settings);
+  return { kind: 'classified', image: store.getImage(image.id)!, pBird, decision, ...result };
+}
+
+/** Where a camera's airplanes go: one subfolder per camera keeps names apart and provenance visible. */
+export function airplaneDir(settings: Settings, camera: string): string {
+  return path.join(settings.airplaneFolder, camera.replace(/[\\/:*?"<>|]/g, '_'));
+}
+
+/** Moves or copies an airplane per the settings; a failure leaves the file in place, recorded for retry. */
+export async function sortAirplane(
+  store: Store,
+  image: ImageRow,
+  settings: Settings,
+): Promise<{ move?: MoveRow; error?: string }> {
+  if (settings.action === 'tag') return {};
+  try {
+    const move = await moveFile(store, {
+      imageId: image.id,
+      from: image.path,
+      toDir: airplaneDir(settings, image.camera),
+      kind: settings.action,
+    });
+    return { move };
+  } catch (error) {
+    if (!(error instanceof MoveError)) throw error;
+    store.setStatus(image.id, 'classified', error.message);
+    return { error: error.message };
+  }
+}
