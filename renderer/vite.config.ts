@@ -14,6 +14,8 @@ export default defineConfig({
   root: here('.'),
   // Relative asset URLs: the same files load from the HTTP server and from Electron.
   base: './',
+  // Keep Vite's caches with the project's other dependencies rather than in a renderer/node_modules.
+  cacheDir: here('../node_modules/.vite/renderer'),
   plugins: [svelte()],
   // Tests run the stores against Svelte's client runtime (runes are inert in its server build).
   resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,

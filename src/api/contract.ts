@@ -5,15 +5,12 @@
  */
 import { z } from 'zod';
 
-export const labelSchema = z.enum(['airplane', 'bird']);
-export const imageStatusSchema = z.enum([
-  'pending',
-  'classified',
-  'moved',
-  'uncertain',
-  'unreadable',
-  'duplicate',
-]);
+import { ApiError, IMAGE_STATUSES, LABELS } from './shared.ts';
+
+export { ApiError, IMAGE_STATUSES, LABELS, type Envelope } from './shared.ts';
+
+export const labelSchema = z.enum(LABELS);
+export const imageStatusSchema = z.enum(IMAGE_STATUSES);
 const id = z.number().int().positive();
 const isoDate = z.string().datetime({ offset: true });
 
@@ -211,19 +208,6 @@ export type ApiEvent =
   | { type: 'progress'; task: 'scan' | 'training'; done: number; total: number; etaSec?: number }
   | { type: 'training'; status: TrainingStatus }
   | { type: 'error'; message: string };
-
-/** Errors cross every boundary as this envelope and are rebuilt as ApiError on the other side. */
-export type Envelope<T> = { ok: true; result: T } | { ok: false; error: { code: string; message: string } };
-
-export class ApiError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'ApiError';
-  }
-}
 
 export interface BirdgateApi {
   call<M extends MethodName>(method: M, input: MethodInput<M>): Promise<MethodResults[M]>;

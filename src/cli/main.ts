@@ -3,13 +3,26 @@ import { Command } from 'commander';
 import { classifyCommand } from './commands/classify.ts';
 import { dataCommand } from './commands/data.ts';
 import { evalCommand } from './commands/eval.ts';
+import { exportCommand } from './commands/export.ts';
+import { statusCommand } from './commands/status.ts';
+import { undoCommand } from './commands/undo.ts';
+import { watchCommand } from './commands/watch.ts';
 import { trainCommand } from './commands/train.ts';
 
 const program = new Command('birdgate')
   .description('Watches camera folders, tells birds from airplanes, moves airplanes away.')
   .showHelpAfterError();
-for (const command of [dataCommand(), trainCommand(), evalCommand(), classifyCommand()])
-  program.addCommand(command);
+const commands = [
+  watchCommand(),
+  classifyCommand(),
+  statusCommand(),
+  undoCommand(),
+  exportCommand(),
+  dataCommand(),
+  trainCommand(),
+  evalCommand(),
+];
+for (const command of commands) program.addCommand(command);
 
 program.parseAsync(process.argv).catch((error: Error) => {
   console.error(`birdgate: ${error.message}`);

@@ -1,11 +1,14 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { EventEmitter } from 'node:events';
 import type { Stats } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { Camera, Settings } from '../config/settings.ts';
 import { isImageName } from '../images/extensions.ts';
 import { probeFolder } from './folder-probe.ts';
-import { createIgnoreMatcher } from './ignore-rules.ts';
-import { StabilityGate } from './stability-gate.ts';
+import { createIgnoreMatcher, type IgnoreMatcher } from './ignore-rules.ts';
+import { findMissedImages } from './missed-files.ts';
+import { sameFingerprint, StabilityGate, type Fingerprint } from './stability-gate.ts';
 
 export type WatchSettings = Pick<
   Settings,
@@ -37,25 +40,37 @@ interface FolderWatcherEvents {
 
 interface CameraWatch {
   camera: Camera;
+  ignored: IgnoreMatcher;
   state: CameraState | undefined;
   fsWatcher: FSWatcher | undefined;
-  /** Device + inode of the folder when it was attached. */
+  /** What `probeFolder` said the folder was when it was attached. */
   identity: string | undefined;
   /** Until chokidar's initial scan ends its events bypass awaitWriteFinish. */
   scanning: boolean;
+  /** Folders with recent events, to search for files chokidar missed once things are quiet. */
+  dirtyDirs: Set<string>;
+  sweepTimer: NodeJS.Timeout | undefined;
 }
 
 /**
  * Watches every enabled camera folder with its own chokidar instance and emits `ready` once per complete
- * image. A probe every `folderCheckMs` detaches a camera whose folder vanished (status `missing`) and
- * re-attaches it, with a full scan, when the folder is back. See docs/watching.md.
+ * image (and again only if its size or mtime changes). A probe every `folderCheckMs` detaches a camera
+ * whose folder vanished (status `missing`) and re-attaches it, with a full scan, when the folder is back.
+ * See docs/watching.md.
  */
 export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   readonly #settings: WatchSettings;
-  readonly #excluded: string[];
   readonly #folderCheckMs: number;
+  /** Quiet time after the last event in a folder before it is searched for files chokidar missed. */
+  readonly #sweepDelayMs: number;
   readonly #cameras: CameraWatch[];
   readonly #gate: StabilityGate;
+  /**
+   * Files already emitted and still there, with what they looked like. Chokidar sometimes announces a
+   * file twice (paulmillr/chokidar#1465), and a folder that comes back is scanned again; this keeps both
+   * from reporting an unchanged file a second time. It holds about one entry per file chokidar tracks.
+   */
+  readonly #reported = new Map<string, Fingerprint>();
   /** Files that became complete while paused, by path → camera: released by `resume()`. */
   readonly #held = new Map<string, string>();
   #checks: Promise<void> = Promise.resolve();
@@ -70,18 +85,24 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   constructor(settings: WatchSettings, options: FolderWatcherOptions = {}) {
     super();
     this.#settings = settings;
-    this.#excluded = [settings.airplaneFolder, ...(options.ignorePaths ?? [])];
     this.#folderCheckMs = options.folderCheckMs ?? 1500;
+    this.#sweepDelayMs = Math.max(1000, settings.stabilityMs);
+    const excluded = [settings.airplaneFolder, ...(options.ignorePaths ?? [])];
     this.#cameras = settings.cameras
       .filter((camera) => camera.enabled)
       .map((camera) => ({
         camera,
+        ignored: createIgnoreMatcher(camera.folder, excluded),
         state: undefined,
         fsWatcher: undefined,
         identity: undefined,
         scanning: false,
+        dirtyDirs: new Set(),
+        sweepTimer: undefined,
       }));
-    this.#gate = new StabilityGate(settings.stabilityMs, (file, camera) => this.#release(file, camera));
+    this.#gate = new StabilityGate(settings.stabilityMs, (file, camera, seen) =>
+      this.#release(file, camera, seen),
+    );
   }
 
   /**
@@ -113,7 +134,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     this.#paused = false;
     const held = [...this.#held];
     this.#held.clear();
-    for (const [file, camera] of held) this.#release(file, camera);
+    for (const [file, camera] of held) this.emit('ready', file, camera);
   }
 
   async close(): Promise<void> {
@@ -124,6 +145,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     await this.#checks;
     this.#gate.clear();
     this.#held.clear();
+    this.#reported.clear();
     await Promise.all(this.#cameras.map((cw) => this.#detach(cw)));
   }
 
@@ -171,7 +193,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     const { folder, name } = cw.camera;
     const { polling, depth, stabilityMs } = this.#settings;
     const fsWatcher = watch(folder, {
-      ignored: createIgnoreMatcher(folder, this.#excluded),
+      ignored: cw.ignored,
       ignoreInitial: !scan,
       depth,
       usePolling: polling.enabled,
@@ -189,14 +211,19 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     let failed = false;
     const current = () => cw.fsWatcher === fsWatcher && !this.#closed;
     const onFile = (file: string, stats?: Stats) => {
-      ((globalThis as any).DBG ??= new Map()).set(file, [current(), isImageName(file), cw.scanning, stats?.size]);
-      if (current() && isImageName(file)) this.#gate.observe(file, name, stats, !cw.scanning);
+      if (!current()) return;
+      this.#markDirty(cw, path.dirname(file));
+      if (isImageName(file)) this.#gate.observe(file, name, stats, !cw.scanning);
     };
     fsWatcher.on('add', onFile);
     fsWatcher.on('change', onFile);
+    fsWatcher.on('addDir', (dir) => {
+      if (current()) this.#markDirty(cw, dir);
+    });
     fsWatcher.on('unlink', (file) => {
-      this.#gate.forget(file);
-      this.#held.delete(file);
+      if (!current()) return;
+      this.#markDirty(cw, path.dirname(file));
+      void this.#forgetIfGone(file);
     });
     fsWatcher.on('unlinkDir', (dir) => {
       if (!current() || dir !== folder) return;
@@ -221,7 +248,45 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     const { fsWatcher } = cw;
     cw.fsWatcher = undefined;
     cw.identity = undefined;
+    clearTimeout(cw.sweepTimer);
+    cw.dirtyDirs.clear();
     await fsWatcher?.close();
+  }
+
+  /** Debounced: a burst keeps pushing the search back until the folder has been quiet for a while. */
+  #markDirty(cw: CameraWatch, dir: string): void {
+    cw.dirtyDirs.add(dir);
+    clearTimeout(cw.sweepTimer);
+    cw.sweepTimer = setTimeout(() => void this.#sweep(cw), this.#sweepDelayMs);
+  }
+
+  async #sweep(cw: CameraWatch): Promise<void> {
+    const { fsWatcher } = cw;
+    if (!fsWatcher || this.#closed) return;
+    const dirs = [...cw.dirtyDirs];
+    cw.dirtyDirs.clear();
+    const missed = await findMissedImages(dirs, {
+      root: cw.camera.folder,
+      depth: this.#settings.depth,
+      registered: fsWatcher.getWatched(),
+      ignored: cw.ignored,
+    });
+    if (cw.fsWatcher !== fsWatcher || this.#closed) return;
+    for (const file of missed) {
+      // No stats and not settled: the gate watches the file for a full stability period itself.
+      if (!this.#reported.has(file)) this.#gate.observe(file, cw.camera.name, undefined, false);
+    }
+  }
+
+  /** Chokidar also emits `unlink` for files that are still there (#1465): only forget what is gone. */
+  async #forgetIfGone(file: string): Promise<void> {
+    try {
+      await stat(file);
+    } catch {
+      this.#gate.forget(file);
+      this.#held.delete(file);
+      this.#reported.delete(file);
+    }
   }
 
   #setState(cw: CameraWatch, status: CameraStatus, detail?: string): void {
@@ -230,8 +295,13 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
     this.emit('status', { ...cw.state });
   }
 
-  #release(file: string, camera: string): void {
+  #release(file: string, camera: string, seen: Fingerprint | undefined): void {
     if (this.#closed) return;
+    if (seen) {
+      const before = this.#reported.get(file);
+      if (before && sameFingerprint(before, seen)) return;
+      this.#reported.set(file, seen);
+    }
     if (this.#paused) this.#held.set(file, camera);
     else this.emit('ready', file, camera);
   }

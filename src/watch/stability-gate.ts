@@ -1,7 +1,8 @@
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 
-interface Fingerprint {
+/** What "unchanged" means for a file: same size, same modification time. */
+export interface Fingerprint {
   size: number;
   mtimeMs: number;
 }
@@ -13,7 +14,8 @@ interface Waiting {
 }
 
 const fingerprint = (s: Stats): Fingerprint => ({ size: s.size, mtimeMs: s.mtimeMs });
-const same = (a: Fingerprint, b: Fingerprint) => a.size === b.size && a.mtimeMs === b.mtimeMs;
+export const sameFingerprint = (a: Fingerprint, b: Fingerprint) =>
+  a.size === b.size && a.mtimeMs === b.mtimeMs;
 
 /**
  * Hands a file on only when two looks at it agree on size and mtime. Files chokidar found in its initial
@@ -26,7 +28,8 @@ export class StabilityGate {
 
   constructor(
     private readonly stabilityMs: number,
-    private readonly onStable: (file: string, camera: string) => void,
+    /** `fingerprint` is missing when the file could not even be stat'ed. */
+    private readonly onStable: (file: string, camera: string, fingerprint: Fingerprint | undefined) => void,
   ) {}
 
   /** Starts watching `file` unless it already is: the running check notices any change by itself. */
@@ -39,6 +42,10 @@ export class StabilityGate {
     else this.#schedule(file, entry);
   }
 
+  has(file: string): boolean {
+    return this.#waiting.has(file);
+  }
+
   /** The file went away: stop checking it. */
   forget(file: string): void {
     clearTimeout(this.#waiting.get(file)?.timer);
@@ -48,10 +55,6 @@ export class StabilityGate {
   clear(): void {
     for (const entry of this.#waiting.values()) clearTimeout(entry.timer);
     this.#waiting.clear();
-  }
-
-  get size(): number {
-    return this.#waiting.size;
   }
 
   #schedule(file: string, entry: Waiting): void {
@@ -70,10 +73,13 @@ export class StabilityGate {
     if (this.#waiting.get(file) !== entry) return; // forgotten or cleared while the stat ran
     if (now === 'gone') {
       this.#waiting.delete(file);
-    } else if (now === 'unreadable' || (entry.seen && same(entry.seen, now))) {
-      // An unreadable file is handed on too, so the consumer records why instead of it vanishing silently.
+    } else if (now === 'unreadable') {
+      // Handed on all the same, so the consumer records why instead of the file vanishing silently.
       this.#waiting.delete(file);
-      this.onStable(file, entry.camera);
+      this.onStable(file, entry.camera, undefined);
+    } else if (entry.seen && sameFingerprint(entry.seen, now)) {
+      this.#waiting.delete(file);
+      this.onStable(file, entry.camera, now);
     } else {
       entry.seen = now;
       this.#schedule(file, entry);

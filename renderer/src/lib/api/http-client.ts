@@ -2,7 +2,7 @@
  * BirdgateApi over HTTP for `birdgate serve`: calls are POST /api/call/<method> answering an Envelope, live
  * events are server-sent events. Errors are rebuilt as ApiError so callers see the server's code and message.
  */
-import { ApiError } from '../../../../src/api/contract.ts';
+import { ApiError } from '../../../../src/api/shared.ts';
 import type {
   ApiEvent,
   BirdgateApi,

@@ -1,0 +1,132 @@
+/**
+ * The running product: camera folders watched, each complete file queued and ingested, failed airplane
+ * moves retried. Unfinished moves from a crash are settled before anything else is touched.
+ */
+import { EventEmitter } from 'node:events';
+import type { Classifier } from '../classify/classifier.ts';
+import { appDataDir } from '../config/paths.ts';
+import type { Settings } from '../config/settings.ts';
+import { recoverMoves } from '../sort/recover.ts';
+import type { Store } from '../store/store.ts';
+import type { MoveRow } from '../store/types.ts';
+import { FolderWatcher, type CameraState } from '../watch/folder-watcher.ts';
+import { WorkQueue, type ImageJob } from '../watch/work-queue.ts';
+import { ingest, sortAirplane, type Outcome } from './ingest.ts';
+
+/** How often airplanes whose move failed (destination unwritable, disk full) are tried again. */
+export const RETRY_MS = 30_000;
+
+interface SorterEvents {
+  outcome: [outcome: Outcome, job: ImageJob];
+  /** A retried airplane move that went through. */
+  retried: [move: MoveRow];
+  status: [state: CameraState];
+  error: [error: Error, job?: ImageJob];
+}
+
+export interface SorterOptions {
+  /** Decodes in flight: sharp decodes on its thread pool, so a few at once keep both cores busy. */
+  concurrency?: number;
+  retryMs?: number;
+  folderCheckMs?: number;
+}
+
+export class Sorter extends EventEmitter<SorterEvents> {
+  private watcher: FolderWatcher | undefined;
+  private readonly queue: WorkQueue;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retrying = false;
+
+  constructor(
+    private readonly store: Store,
+    private classifier: Classifier,
+    private settings: Settings,
+    private readonly options: SorterOptions = {},
+  ) {
+    super();
+    this.queue = new WorkQueue((job) => this.process(job), {
+      concurrency: options.concurrency ?? 4,
+      onError: (error, job) => this.emit('error', error as Error, job),
+    });
+  }
+
+  async start(): Promise<void> {
+    await recoverMoves(this.store);
+    await this.attach();
+    this.retryTimer = setInterval(() => void this.retryMoves(), this.options.retryMs ?? RETRY_MS);
+  }
+
+  private async attach(): Promise<void> {
+    const watcher = new FolderWatcher(this.settings, {
+      ignorePaths: [appDataDir()],
+      folderCheckMs: this.options.folderCheckMs,
+    });
+    watcher.on('ready', (file, camera) => this.queue.push({ file, camera }));
+    watcher.on('status', (state) => this.emit('status', state));
+    this.watcher = watcher;
+    await watcher.start();
+  }
+
+  private async process(job: ImageJob): Promise<void> {
+    const outcome = await ingest(
+      { store: this.store, classifier: this.classifier, settings: this.settings },
+      job.file,
+      job.camera,
+    );
+    this.emit('outcome', outcome, job);
+  }
+
+  /** Tries again to move airplanes whose move failed; they stayed in place meanwhile. */
+  async retryMoves(): Promise<void> {
+    if (this.retrying || this.settings.action === 'tag') return;
+    this.retrying = true;
+    try {
+      for (const image of this.store.unsortedAirplanes()) {
+        const { move } = await sortAirplane(this.store, image, this.settings);
+        if (move) this.emit('retried', move);
+      }
+    } finally {
+      this.retrying = false;
+    }
+  }
+
+  statuses(): CameraState[] {
+    return this.watcher?.statuses() ?? [];
+  }
+
+  get paused(): boolean {
+    return this.watcher?.paused ?? false;
+  }
+
+  pause(): void {
+    this.watcher?.pause();
+  }
+
+  resume(): void {
+    this.watcher?.resume();
+  }
+
+  /** New settings (cameras, destination, thresholds): the watcher is rebuilt, the queue carries on. */
+  async reconfigure(settings: Settings): Promise<void> {
+    const paused = this.paused;
+    this.settings = settings;
+    await this.watcher?.close();
+    await this.attach();
+    if (paused) this.watcher?.pause();
+  }
+
+  useClassifier(classifier: Classifier): void {
+    this.classifier = classifier;
+  }
+
+  /** Resolves when every queued file has been handled. */
+  drain(): Promise<void> {
+    return this.queue.drain();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.retryTimer);
+    await this.watcher?.close();
+    await this.queue.close();
+  }
+}
