@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { parseSettings, type SettingsInput } from '../src/config/settings.ts';
 import { FolderWatcher, type CameraStatus, type FolderWatcherOptions } from '../src/watch/folder-watcher.ts';
 import { createIgnoreMatcher } from '../src/watch/ignore-rules.ts';
+import { findMissedImages } from '../src/watch/missed-files.ts';
 
 // Low enough to keep the suite quick, high enough that a loaded 2-core machine does not stall a writer
 // for longer than this between two chunks.
@@ -146,6 +147,43 @@ describe('ignore rules', () => {
   });
 });
 
+describe('findMissedImages', () => {
+  it('finds images chokidar never registered, in folders it missed too, within depth', async () => {
+    const root = await tempDir();
+    await mkdir(path.join(root, 'known'));
+    await mkdir(path.join(root, 'missed', 'deeper', 'too-deep'), { recursive: true });
+    for (const name of [
+      'registered.jpg',
+      'new.jpg',
+      'new.txt',
+      '.hidden.jpg',
+      'new.jpg.part',
+      'known/registered.jpg',
+      'known/new.png',
+      'missed/a.jpg',
+      'missed/deeper/b.jpg',
+      'missed/deeper/too-deep/c.jpg',
+    ]) {
+      await writeFile(path.join(root, name), 'x');
+    }
+    const missed = await findMissedImages(
+      [root, path.join(root, 'known'), path.join(root, 'missed/deeper/too-deep')],
+      {
+        root,
+        depth: 2,
+        registered: { [root]: ['registered.jpg', 'known'], [path.join(root, 'known')]: ['registered.jpg'] },
+        ignored: createIgnoreMatcher(root, []),
+      },
+    );
+    assert.deepEqual(
+      missed.sort(),
+      ['new.jpg', 'known/new.png', 'missed/a.jpg', 'missed/deeper/b.jpg']
+        .map((p) => path.join(root, p))
+        .sort(),
+    );
+  });
+});
+
 describe('FolderWatcher', () => {
   it('reports a slowly written image once, only after its last chunk', async () => {
     const root = await tempDir();
@@ -258,6 +296,18 @@ describe('FolderWatcher', () => {
     await waitFor('the new file', () => h.count(fresh) > 0);
     await sleep(QUIET_MS);
     assert.deepEqual(reportedFiles(h), [fresh]);
+  });
+
+  it('reports a file again when it is rewritten, and only then', async () => {
+    const root = await tempDir();
+    const h = await startWatching(root);
+    const file = path.join(root, 'snapshot.jpg');
+    await writeFile(file, await jpeg());
+    await waitFor('the first version', () => h.count(file) === 1);
+    await appendFile(file, Buffer.alloc(1000, 1));
+    await waitFor('the second version', () => h.count(file) === 2);
+    await sleep(QUIET_MS);
+    assert.equal(h.count(file), 2);
   });
 
   it('limits recursion to the configured depth', async () => {

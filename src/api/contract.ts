@@ -174,6 +174,13 @@ export interface TrainingStatus {
   epochs: TrainingEpoch[];
   /** The candidate model waiting for the user to accept it (compare with the active one). */
   candidate?: ModelVersion;
+  comparison?: {
+    previous: ModelVersion;
+    /** The previous model's accuracy on the same local holdout the candidate was measured on. */
+    localAccuracyBefore: number | null;
+    /** Held-out local images the two models label differently. */
+    disagreements: { path: string; label: string; previousPBird: number; candidatePBird: number }[];
+  };
   error?: string;
   message?: string;
 }

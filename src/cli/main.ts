@@ -4,6 +4,7 @@ import { classifyCommand } from './commands/classify.ts';
 import { dataCommand } from './commands/data.ts';
 import { evalCommand } from './commands/eval.ts';
 import { exportCommand } from './commands/export.ts';
+import { serveCommand } from './commands/serve.ts';
 import { statusCommand } from './commands/status.ts';
 import { undoCommand } from './commands/undo.ts';
 import { watchCommand } from './commands/watch.ts';
@@ -14,6 +15,7 @@ const program = new Command('birdgate')
   .showHelpAfterError();
 const commands = [
   watchCommand(),
+  serveCommand(),
   classifyCommand(),
   statusCommand(),
   undoCommand(),

@@ -141,7 +141,7 @@ export function createHttpServer(options: ServerOptions): http.Server {
       }
       const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
       if (!url.pathname.startsWith('/api/')) {
-        if (req.method !== 'GET') throw new ApiError('not-found', 'Not found');
+        if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('not-found', 'Not found');
         await serveStatic(res, staticDir, url.pathname);
         return;
       }

@@ -70,6 +70,17 @@ function prepare(db: Database.Database) {
       `SELECT ${IMAGE_COLUMNS}, ${PREDICTION_COLUMNS} FROM images i ${LATEST_PREDICTION}
        WHERE i.sha256 = ? AND i.duplicate_of IS NULL ORDER BY i.id LIMIT 1`,
     ),
+    listItem: db.prepare<[number], ImageListItem>(
+      `SELECT ${IMAGE_COLUMNS}, ${PREDICTION_COLUMNS}, l.label AS userLabel
+       FROM images i ${LATEST_PREDICTION} ${USER_LABEL} WHERE i.id = ?`,
+    ),
+    clearLabel: db.prepare<[number]>(`DELETE FROM labels WHERE image_id = ?`),
+    agreementByCamera: db.prepare<[string], { camera: string; n: number; correct: number }>(
+      `SELECT i.camera, count(*) AS n, sum(p.label = l.label) AS correct
+       FROM images i ${USER_LABEL} JOIN predictions p ON p.id = (
+         SELECT max(id) FROM predictions WHERE image_id = i.id AND model_version = ?)
+       WHERE ${LIVE} AND l.label IS NOT NULL GROUP BY i.camera ORDER BY i.camera`,
+    ),
     labeled: db.prepare<[], LabeledImage>(
       `SELECT i.id AS imageId, i.path, i.sha256, l.label FROM images i ${USER_LABEL}
        WHERE ${LIVE} AND l.label IS NOT NULL ORDER BY i.id`,
@@ -190,6 +201,21 @@ export class Store {
 
   addEvent(kind: string, data: unknown, imageId?: number): number {
     return this.statements.addEvent.get(kind, imageId ?? null, JSON.stringify(data ?? null))!.id;
+  }
+
+  /** One image with its newest prediction and the user's label. */
+  getListItem(id: number): ImageListItem | undefined {
+    return this.statements.listItem.get(id);
+  }
+
+  /** Takes back the user's label (an undone correction): the image is unverified again. */
+  clearLabel(imageId: number): void {
+    this.statements.clearLabel.run(imageId);
+  }
+
+  /** How often a model version's predictions match the user's labels, per camera. */
+  agreementByCamera(modelVersion: string): { camera: string; n: number; correct: number }[] {
+    return this.statements.agreementByCamera.all(modelVersion);
   }
 
   /** Images the user labelled (corrected or confirmed): the local training data. */

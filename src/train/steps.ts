@@ -4,10 +4,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
 import type { Batch } from '../data/batches.ts';
 import { CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from '../images/normalize.ts';
 import { logitsOf } from '../model/architectures.ts';
+import { spawnTsWorker } from '../threads/spawn.ts';
 import type { OptimizerName } from './optimizers.ts';
 import { makeOptimizer, setLearningRate } from './optimizers.ts';
 
@@ -82,8 +82,7 @@ export type WorkerReply =
   | { kind: 'error'; message: string };
 
 class WorkerHandle {
-  // The worker is TypeScript too: it loads through tsx like the rest of Birdgate.
-  private readonly worker = new Worker(new URL('./worker-entry.mjs', import.meta.url));
+  private readonly worker = spawnTsWorker(new URL('./worker.ts', import.meta.url));
   private pending: ((reply: WorkerReply) => void)[] = [];
   private failure: Error | undefined;
 

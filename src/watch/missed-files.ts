@@ -25,6 +25,8 @@ export async function findMissedImages(dirs: Iterable<string>, search: MissedFil
   const pending = [...dirs];
   const missed: string[] = [];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    // chokidar reports folders one level past `depth` (addDir) without looking inside them.
+    if (levelOf(dir) > depth) continue;
     let entries: Dirent[];
     try {
       entries = await readdir(dir, { withFileTypes: true });
@@ -36,7 +38,7 @@ export async function findMissedImages(dirs: Iterable<string>, search: MissedFil
       const full = path.join(dir, entry.name);
       if (known.has(entry.name) || ignored(full, entry)) continue;
       if (entry.isFile() && isImageName(entry.name)) missed.push(full);
-      else if (entry.isDirectory() && levelOf(full) <= depth) pending.push(full);
+      else if (entry.isDirectory()) pending.push(full);
     }
   }
   return missed;
