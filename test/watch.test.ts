@@ -366,6 +366,38 @@ describe('FolderWatcher', () => {
     await waitFor('the file', () => h.count(file) > 0);
   });
 
+  it('watches several cameras independently and leaves disabled ones alone', async () => {
+    const base = await tempDir();
+    const garden = path.join(base, 'garden');
+    const roof = path.join(base, 'roof');
+    const off = path.join(base, 'off');
+    await mkdir(garden);
+    await mkdir(off);
+    const settings = parseSettings({
+      cameras: [
+        { name: 'garden', folder: garden },
+        { name: 'roof', folder: roof },
+        { name: 'off', folder: off, enabled: false },
+      ],
+      airplaneFolder: path.join(base, 'planes'),
+      stabilityMs: STABILITY_MS,
+    });
+    const watcher = new FolderWatcher(settings, { folderCheckMs: FOLDER_CHECK_MS });
+    watchers.push(watcher);
+    const reported: string[] = [];
+    watcher.on('ready', (file, camera) => reported.push(`${camera}:${path.relative(base, file)}`));
+    await watcher.start();
+    assert.deepEqual(
+      watcher.statuses().map((s) => `${s.camera}:${s.status}`),
+      ['garden:watching', 'roof:missing'],
+    );
+    await writeFile(path.join(off, 'ignored.jpg'), await jpeg());
+    await writeFile(path.join(garden, 'a.jpg'), await jpeg());
+    await waitFor('the garden file', () => reported.length > 0);
+    await sleep(QUIET_MS);
+    assert.deepEqual(reported, [`garden:${path.join('garden', 'a.jpg')}`]);
+  });
+
   it('reports an error status when the camera path is not a folder', async () => {
     const root = path.join(await tempDir(), 'a-file');
     await writeFile(root, 'not a folder');

@@ -4,6 +4,8 @@ import { classifyCommand } from './commands/classify.ts';
 import { dataCommand } from './commands/data.ts';
 import { evalCommand } from './commands/eval.ts';
 import { exportCommand } from './commands/export.ts';
+import { modelsCommand } from './commands/models.ts';
+import { retrainCommand } from './commands/retrain.ts';
 import { serveCommand } from './commands/serve.ts';
 import { statusCommand } from './commands/status.ts';
 import { undoCommand } from './commands/undo.ts';
@@ -22,6 +24,8 @@ const commands = [
   exportCommand(),
   dataCommand(),
   trainCommand(),
+  retrainCommand(),
+  modelsCommand(),
   evalCommand(),
 ];
 for (const command of commands) program.addCommand(command);

@@ -42,10 +42,6 @@ export class StabilityGate {
     else this.#schedule(file, entry);
   }
 
-  has(file: string): boolean {
-    return this.#waiting.has(file);
-  }
-
   /** The file went away: stop checking it. */
   forget(file: string): void {
     clearTimeout(this.#waiting.get(file)?.timer);
