@@ -128,3 +128,18 @@ test('data-parallel training on two worker threads follows the same path as one 
     assert.ok(Math.abs(loss - losses[1]![i]!) < 1e-4, `${losses[0]} vs ${losses[1]}`),
   );
 });
+
+test('a model folder asking for flip averaging is run on the image and its mirror everywhere', async () => {
+  await selectBackend('wasm');
+  const model = buildModel('cnn');
+  const dir = path.join(await tempDir(), 'model');
+  await saveModel(model, dir, { ...metadata('cnn'), inference: { flipAverage: true } });
+  const loaded = (await loadModel(dir)).model;
+  const x = normalizeAll(syntheticImages(4));
+  const mirrored = tf.tidy(() => tf.reverse(tf.tensor4d(x, [4, 32, 32, 3]), 2).dataSync() as Float32Array);
+  const plain = predictBird(model, x);
+  const flipped = predictBird(model, mirrored);
+  const averaged = predictBird(loaded, x);
+  averaged.forEach((p, i) => assert.ok(Math.abs(p - (plain[i]! + flipped[i]!) / 2) < 1e-5));
+  assert.notDeepEqual(Array.from(averaged), Array.from(plain));
+});

@@ -66,6 +66,8 @@ export const metadataSchema = z.object({
       localConfusion: confusionSchema.nullable().optional(),
     })
     .passthrough(),
+  /** How the model is run: flipAverage averages p over the image and its mirror (test-time augmentation). */
+  inference: z.object({ flipAverage: z.boolean() }).optional(),
   createdAt: z.string(),
 });
 export type ModelMetadata = z.infer<typeof metadataSchema>;
@@ -75,6 +77,19 @@ export function describeInput(): ModelMetadata['input'] {
 }
 
 export class ModelLoadError extends Error {}
+
+export type Inference = NonNullable<ModelMetadata['inference']>;
+const inferenceByModel = new WeakMap<tf.LayersModel, Inference>();
+
+/** How a model must be run, as its folder says; predictBird follows it wherever the model is used. */
+export function inferenceOf(model: tf.LayersModel): Inference | undefined {
+  return inferenceByModel.get(model);
+}
+
+export function setInference(model: tf.LayersModel, inference: Inference | undefined): void {
+  if (inference) inferenceByModel.set(model, inference);
+  else inferenceByModel.delete(model);
+}
 
 /** Writes the folder atomically: files go to a sibling temp folder that is renamed into place. */
 export async function saveModel(model: tf.LayersModel, dir: string, metadata: ModelMetadata): Promise<void> {
@@ -129,5 +144,6 @@ export async function loadModel(dir: string): Promise<LoadedModel> {
       weightData: buffer as ArrayBuffer,
     }),
   );
+  setInference(model, metadata.inference);
   return { model, metadata, dir };
 }

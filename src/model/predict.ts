@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BIRD } from '../data/labels.ts';
 import { CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from '../images/normalize.ts';
+import { inferenceOf } from './model-files.ts';
 
 const PREDICT_BATCH = 256;
 
@@ -17,7 +18,11 @@ export function predictBird(model: tf.LayersModel, x: Float32Array): Float32Arra
         IMAGE_SIZE,
         CHANNELS,
       ]);
-      return (model.predict(batch) as tf.Tensor).dataSync();
+      const probs = model.predict(batch) as tf.Tensor;
+      if (!inferenceOf(model)?.flipAverage) return probs.dataSync();
+      // Birds and airplanes look the same mirrored: averaging both views steadies the decision.
+      const mirrored = model.predict(tf.reverse(batch, 2)) as tf.Tensor;
+      return tf.div(tf.add(probs, mirrored), 2).dataSync();
     });
     for (let i = 0; i < size; i++) out[start + i] = probs[i * 2 + BIRD]!;
   }

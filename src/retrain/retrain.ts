@@ -8,7 +8,13 @@ import { seededRandom, normalizeAll } from '../data/batches.ts';
 import { concatLabeledImages, loadCifar } from '../data/cifar.ts';
 import type { LabeledImages } from '../data/labels.ts';
 import { buildModel } from '../model/architectures.ts';
-import { describeInput, loadModel, saveModel, type ModelMetadata } from '../model/model-files.ts';
+import {
+  describeInput,
+  loadModel,
+  saveModel,
+  setInference,
+  type ModelMetadata,
+} from '../model/model-files.ts';
 import { predictBird } from '../model/predict.ts';
 import { listVersions, nextVersionDir, type VersionInfo } from '../model/registry.ts';
 import { computeMetrics, type Metrics } from '../train/metrics.ts';
@@ -95,6 +101,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
     onEvent: options.onEvent,
   });
   if (result.cancelled) throw new TrainingCancelled(); // nothing saved: the active model is unchanged
+  setInference(model, previous.metadata.inference); // judged and run the way the active model is
 
   const previousModel = (await loadModel(previous.dir)).model;
   const holdout = useLocal ? local.holdout : none;
@@ -140,6 +147,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
       localAccuracy: evaluation.candidate.local?.accuracy ?? null,
       localConfusion: evaluation.candidate.local?.confusion ?? null,
     },
+    inference: previous.metadata.inference,
     createdAt: new Date().toISOString(),
   };
   await saveModel(model, dir, metadata);
