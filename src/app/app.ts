@@ -24,7 +24,7 @@ import { Sorter } from '../pipeline/sorter.ts';
 import type { ApiService } from '../server/http.ts';
 import { moveFile } from '../sort/move.ts';
 import { undoMoves } from '../sort/undo.ts';
-import { openStore, type Store } from '../store/store.ts';
+import { openStore } from '../store/store.ts';
 import type { MoveRow } from '../store/types.ts';
 import { toImageSummary, toModelVersion, toMoveRecord } from './mapping.ts';
 import { thumbnailFor } from './thumbnails.ts';

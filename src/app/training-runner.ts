@@ -90,9 +90,10 @@ export class TrainingRunner extends EventEmitter<{ status: [TrainingStatus]; fin
       });
     } else if (event.type === 'epoch') {
       const { epoch, trainLoss, trainAccuracy, validationAccuracy } = event;
+      // The trainer counts epochs from 0; people (and the Training page's "Epoch N") count from 1.
       this.update({
         ...this.state,
-        epochs: [...this.state.epochs, { epoch, trainLoss, trainAccuracy, validationAccuracy }],
+        epochs: [...this.state.epochs, { epoch: epoch + 1, trainLoss, trainAccuracy, validationAccuracy }],
       });
     }
   }

@@ -9,7 +9,7 @@ const PARTIAL_SUFFIXES = ['.part', '.tmp', '~', '.crdownload'];
  * A name that marks a file (or folder) as hidden or unfinished, whatever its extension. Hidden covers
  * the mover's own `.birdgate-partial-*` copies too.
  */
-export function isHiddenOrPartialName(name: string): boolean {
+function isHiddenOrPartialName(name: string): boolean {
   const lower = name.toLowerCase();
   return name.startsWith('.') || PARTIAL_SUFFIXES.some((suffix) => lower.endsWith(suffix));
 }
