@@ -1,6 +1,7 @@
 /**
  * The runtime pieces of the API contract the renderer bundles. Zod-free on purpose: the browser never
  * validates (the server and Electron's main process do), so it need not carry the schema library.
+ * The modules re-exported here hold constants and types only.
  */
 export const LABELS = ['airplane', 'bird'] as const;
 export const IMAGE_STATUSES = [
