@@ -1,12 +1,13 @@
 /**
  * Training throughput: samples/s at batch 64 on the shared CIFAR data, for the book's ch.8 CNN, the
  * default CNN and the book's MLP, on every backend that loads here. One JSON line per case.
- * Usage: npm run bench:train [-- --data DIR] [-- --backends wasm,cpu] [-- --batches N]
+ * Usage: npm run bench:train [-- --data DIR] [-- --backends wasm,cpu] [-- --batches N] [-- --workers N]
  */
 import { parseArgs } from 'node:util';
 import { loadCifar } from '../src/data/cifar.ts';
 import { buildModel, type Architecture } from '../src/model/architectures.ts';
 import { selectBackend, type BackendChoice } from '../src/model/backend.ts';
+import { defaultWorkers } from '../src/train/steps.ts';
 import { train } from '../src/train/trainer.ts';
 
 const { values } = parseArgs({
@@ -15,6 +16,7 @@ const { values } = parseArgs({
     backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
     archs: { type: 'string', default: 'book-cnn,cnn,mlp' },
     batches: { type: 'string', default: '40' },
+    workers: { type: 'string', default: String(defaultWorkers()) },
   },
 });
 
@@ -40,9 +42,11 @@ for (const backend of values.backends.split(',') as BackendChoice[]) {
     let firstBatchAt = 0;
     let lastBatchAt = 0;
     let timed = 0;
+    const workers = Number(values.workers);
     await train(buildModel(arch), subset, validation, {
       epochs: 1,
       batchSize: BATCH,
+      workers,
       onEvent: (e) => {
         if (e.type !== 'batch') return;
         // The first step pays for kernel set-up and allocation: time from its end.
@@ -52,6 +56,6 @@ for (const backend of values.backends.split(',') as BackendChoice[]) {
       },
     });
     const samplesPerSec = Math.round(timed / ((lastBatchAt - firstBatchAt) / 1000));
-    console.log(JSON.stringify({ bench: 'train', backend, arch, batchSize: BATCH, samplesPerSec }));
+    console.log(JSON.stringify({ bench: 'train', backend, arch, batchSize: BATCH, workers, samplesPerSec }));
   }
 }
