@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -20,6 +20,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import type { ImageSummary, MethodName, MethodResults } from '../src/api/contract.ts';
 import { buildModel } from '../src/model/architectures.ts';
+import { loadCifar } from '../src/data/cifar.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { describeInput, saveModel } from '../src/model/model-files.ts';
 import { activateVersion, nextVersionDir } from '../src/model/registry.ts';
@@ -73,6 +74,8 @@ async function api<M extends MethodName>(method: M, input: object = {}): Promise
 
 /** Saves a page at 1280×800 as a small (palette) PNG for the README. */
 async function screenshot(page: Page, name: string) {
+  // Information toasts fade after a few seconds; dismiss them so they do not cover the page.
+  for (const dismiss of await page.locator('[data-testid="notice"].info button').all()) await dismiss.click();
   // Thumbnails load lazily: wait until every image in view has arrived so the shot has no holes.
   await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0));
   const png = await page.screenshot({ type: 'png' });
@@ -82,15 +85,12 @@ async function screenshot(page: Page, name: string) {
     .toFile(path.join(SCREENSHOTS, `${name}.png`));
 }
 
-async function trainSmallModel() {
+/** The active model: a small MLP trained on the CIFAR fixture, measured on its validation batch. */
+async function trainSmallModel(cifar: string) {
   await selectBackend('wasm');
   const model = buildModel('mlp');
-  const trainSet = syntheticImages(400, 3);
-  const result = await train(model, trainSet, syntheticImages(80, 4), {
-    epochs: 4,
-    augment: false,
-    learningRate: 1e-3,
-  });
+  const [trainSet, validationSet] = await Promise.all([loadCifar(cifar, 'train'), loadCifar(cifar, 'test')]);
+  const result = await train(model, trainSet, validationSet, { epochs: 4, augment: false, learningRate: 1e-3 });
   const { id, dir } = await nextVersionDir();
   await saveModel(model, dir, {
     format: 'birdgate-model/1',
@@ -100,19 +100,33 @@ async function trainSmallModel() {
     training: {
       data: 'generated (e2e test)',
       trainImages: trainSet.count,
-      validationImages: 80,
+      validationImages: validationSet.count,
       epochs: 4,
       bestEpoch: result.bestEpoch + 1,
       seed: 1,
       backend: 'wasm',
       optimizer: 'adam',
       durationSec: Math.round(result.durationSec),
+      mode: 'scratch',
     },
     metrics: { validationAccuracy: result.validation.accuracy, confusion: result.validation.confusion },
     createdAt: new Date().toISOString(),
   });
   await activateVersion(id);
   model.dispose();
+}
+
+/** dist/renderer is missing or older than a file it is built from (renderer/, the API types). */
+function rendererNeedsBuild(): boolean {
+  const built = path.join(ROOT, 'dist', 'renderer', 'index.html');
+  if (!existsSync(built)) return true;
+  const builtAt = statSync(built).mtimeMs;
+  const sources = ['renderer', path.join('src', 'api')].flatMap((dir) =>
+    readdirSync(path.join(ROOT, dir), { recursive: true, withFileTypes: true })
+      .filter((entry) => entry.isFile())
+      .map((entry) => path.join(entry.parentPath, entry.name)),
+  );
+  return sources.some((file) => statSync(file).mtimeMs > builtAt);
 }
 
 /** Starts `birdgate serve --port 0` and reads the URL it prints. */
@@ -169,17 +183,17 @@ before(async () => {
   await mkdir(cameraDir, { recursive: true });
   process.env.BIRDGATE_HOME = home; // the registry calls below write into it
 
-  if (!existsSync(path.join(ROOT, 'dist', 'renderer', 'index.html'))) {
+  if (rendererNeedsBuild()) {
     const build = spawnSync('npx', ['vite', 'build', '--config', 'renderer/vite.config.ts'], {
       cwd: ROOT,
       encoding: 'utf8',
     });
     assert.equal(build.status, 0, `renderer build failed:\n${build.stdout}\n${build.stderr}`);
   }
-  await trainSmallModel();
   const cifar = path.join(home, 'data', 'cifar-10-batches-bin');
   await mkdir(cifar, { recursive: true });
   await writeCifarFolder(cifar, 40, 40);
+  await trainSmallModel(cifar);
   // New files count as complete after 300 ms of unchanged size instead of the default 2 s.
   await writeFile(path.join(home, 'settings.json'), JSON.stringify({ stabilityMs: 300 }));
 

@@ -67,16 +67,15 @@ function maxPoolGrad(original: tf.KernelFunc): tf.KernelFunc {
         for (let ox = 0; ox < ow; ox++) {
           const base = top + 2 * ox * c;
           for (let ch = 0; ch < c; ch++, g++) {
-            // Ties go to the first element in scan order, as in TensorFlow.
-            let at = base + ch;
-            let best = xs[at]!;
-            const candidates = [base + c + ch, base + row + ch, base + row + c + ch];
-            for (const k of candidates) {
-              if (xs[k]! > best) {
-                best = xs[k]!;
-                at = k;
-              }
-            }
+            // The 2×2 window, unrolled; ties go to the first element in scan order, as in TensorFlow.
+            const topLeft = base + ch;
+            const topRight = topLeft + c;
+            const bottomLeft = topLeft + row;
+            const bottomRight = bottomLeft + c;
+            let at = topLeft;
+            if (xs[topRight]! > xs[at]!) at = topRight;
+            if (xs[bottomLeft]! > xs[at]!) at = bottomLeft;
+            if (xs[bottomRight]! > xs[at]!) at = bottomRight;
             dx[at]! += gs[g]!;
           }
         }

@@ -18,6 +18,12 @@ import type { ImageRow, MoveRow } from '../store/types.ts';
 /** Far above any camera frame; a bigger "image" is refused before it is read into memory. */
 export const MAX_FILE_BYTES = 200 * 1024 * 1024;
 
+/** The sha256 recorded for a file that could not be read (the column requires 64 hex digits). */
+export const UNKNOWN_SHA256 = '0'.repeat(64);
+
+/** The error an airplane carries between its classification and its finished move (see `sortAirplane`). */
+export const AWAITING_MOVE = 'Not moved yet: Birdgate stopped before moving it; it is retried automatically';
+
 export interface IngestContext {
   store: Store;
   classifier: Classifier;
@@ -55,11 +61,14 @@ export async function ingest(ctx: IngestContext, file: string, camera: string): 
     return { kind: 'vanished', error: message };
   }
   const seen = store.findByPath(file);
-  if (seen && seen.size === info.size && seen.mtimeMs === info.mtimeMs) {
-    return { kind: 'skipped', reason: 'already processed' };
-  }
-  const unreadable = (error: string, sha256 = '') => {
-    const image = store.recordImage({ path: file, camera, size: info.size, mtimeMs: info.mtimeMs, sha256 });
+  const unchanged = seen !== undefined && seen.size === info.size && seen.mtimeMs === info.mtimeMs;
+  // A row still `pending` was being ingested when Birdgate stopped (crash, kill): carry on with it, or the
+  // file would never be classified.
+  const resumed = unchanged && seen.status === 'pending' ? seen : undefined;
+  if (unchanged && !resumed) return { kind: 'skipped', reason: 'already processed' };
+  const unreadable = (error: string, sha256 = UNKNOWN_SHA256) => {
+    const image =
+      resumed ?? store.recordImage({ path: file, camera, size: info.size, mtimeMs: info.mtimeMs, sha256 });
     store.setStatus(image.id, 'unreadable', error);
     return { kind: 'unreadable' as const, image: store.getImage(image.id)!, error };
   };
@@ -75,16 +84,12 @@ export async function ingest(ctx: IngestContext, file: string, camera: string): 
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const original = store.findBySha256(sha256);
   const captureTime = (await readCaptureTime(file))?.toISOString() ?? null;
-  const image = store.recordImage({
-    path: file,
-    camera,
-    size: info.size,
-    mtimeMs: info.mtimeMs,
-    sha256,
-    captureTime,
-  });
+  const image =
+    resumed?.sha256 === sha256
+      ? resumed
+      : store.recordImage({ path: file, camera, size: info.size, mtimeMs: info.mtimeMs, sha256, captureTime });
 
-  if (original && original.pBird !== null) {
+  if (original && original.id !== image.id && original.pBird !== null) {
     // The same bytes were seen before: reuse that result and leave this copy for the user to review.
     store.markDuplicate(image.id, original.id);
     store.addPrediction({
@@ -112,7 +117,9 @@ export async function ingest(ctx: IngestContext, file: string, camera: string): 
     store.setStatus(image.id, decision === 'uncertain' ? 'uncertain' : 'classified');
     return { kind: 'classified', image: store.getImage(image.id)!, pBird, decision };
   }
-  store.setStatus(image.id, 'classified');
+  // Marked before the move, so that if Birdgate stops before the move is done (or recovery rolls it back)
+  // the airplane is among those retried; a done move clears the mark.
+  store.setStatus(image.id, 'classified', settings.action === 'tag' ? null : AWAITING_MOVE);
   const result = await sortAirplane(store, image, settings);
   return { kind: 'classified', image: store.getImage(image.id)!, pBird, decision, ...result };
 }

@@ -36,6 +36,8 @@ export class Sorter extends EventEmitter<SorterEvents> {
   private readonly queue: WorkQueue;
   private retryTimer: NodeJS.Timeout | undefined;
   private retrying = false;
+  /** Files being ingested right now: a retry leaves their images to the ingest that is moving them. */
+  private readonly active = new Set<string>();
 
   constructor(
     private readonly store: Store,
@@ -52,6 +54,8 @@ export class Sorter extends EventEmitter<SorterEvents> {
 
   async start(): Promise<void> {
     await recoverMoves(this.store);
+    // Airplanes whose move a crash interrupted (rolled back above) or never began go now, not a period later.
+    await this.retryMoves();
     await this.attach();
     this.retryTimer = setInterval(() => void this.retryMoves(), this.options.retryMs ?? RETRY_MS);
   }
@@ -68,11 +72,17 @@ export class Sorter extends EventEmitter<SorterEvents> {
   }
 
   private async process(job: ImageJob): Promise<void> {
-    const outcome = await ingest(
-      { store: this.store, classifier: this.classifier, settings: this.settings },
-      job.file,
-      job.camera,
-    );
+    this.active.add(job.file);
+    let outcome: Outcome;
+    try {
+      outcome = await ingest(
+        { store: this.store, classifier: this.classifier, settings: this.settings },
+        job.file,
+        job.camera,
+      );
+    } finally {
+      this.active.delete(job.file);
+    }
     this.emit('outcome', outcome, job);
   }
 
@@ -82,8 +92,14 @@ export class Sorter extends EventEmitter<SorterEvents> {
     this.retrying = true;
     try {
       for (const image of this.store.unsortedAirplanes()) {
-        const { move } = await sortAirplane(this.store, image, this.settings);
-        if (move) this.emit('retried', move);
+        if (this.active.has(image.path)) continue;
+        try {
+          const { move } = await sortAirplane(this.store, image, this.settings);
+          if (move) this.emit('retried', move);
+        } catch (error) {
+          // Called from a timer: an unexpected error must not become an unhandled rejection.
+          this.emit('error', error as Error);
+        }
       }
     } finally {
       this.retrying = false;
