@@ -7,7 +7,7 @@ import { parseArgs } from 'node:util';
 import { loadCifar } from '../src/data/cifar.ts';
 import { buildModel, type Architecture } from '../src/model/architectures.ts';
 import { selectBackend, type BackendChoice } from '../src/model/backend.ts';
-import { defaultWorkers } from '../src/train/steps.ts';
+import { workersFor } from '../src/train/steps.ts';
 import { train } from '../src/train/trainer.ts';
 
 const { values } = parseArgs({
@@ -16,7 +16,7 @@ const { values } = parseArgs({
     backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
     archs: { type: 'string', default: 'book-cnn,cnn,mlp' },
     batches: { type: 'string', default: '40' },
-    workers: { type: 'string', default: String(defaultWorkers()) },
+    workers: { type: 'string' },
   },
 });
 
@@ -42,8 +42,9 @@ for (const backend of values.backends.split(',') as BackendChoice[]) {
     let firstBatchAt = 0;
     let lastBatchAt = 0;
     let timed = 0;
-    const workers = Number(values.workers);
-    await train(buildModel(arch), subset, validation, {
+    const model = buildModel(arch);
+    const workers = values.workers ? Number(values.workers) : workersFor(model);
+    await train(model, subset, validation, {
       epochs: 1,
       batchSize: BATCH,
       workers,

@@ -119,6 +119,14 @@ export function defaultWorkers(): number {
   return Math.min(2, os.availableParallelism());
 }
 
+/**
+ * Replicas for a model: every step ships its gradients between threads, which outweighs the second core
+ * for a model as large as the book's MLP (1.6 M parameters: 859 vs 595 samples/s measured here).
+ */
+export function workersFor(model: tf.LayersModel, requested = defaultWorkers()): number {
+  return model.countParams() > 1_000_000 ? 1 : requested;
+}
+
 const weightArrays = (model: tf.LayersModel) => model.getWeights().map((w) => w.dataSync() as Float32Array);
 
 export async function parallelRunner(

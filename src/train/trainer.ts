@@ -10,7 +10,7 @@ import { predictBird } from '../model/predict.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { DEFAULT_LEARNING_RATE, type OptimizerName } from './optimizers.ts';
 import { learningRateAt, type Schedule } from './schedule.ts';
-import { localRunner, parallelRunner } from './steps.ts';
+import { localRunner, parallelRunner, workersFor } from './steps.ts';
 
 export type { OptimizerName };
 
@@ -22,7 +22,7 @@ export interface TrainOptions {
   schedule?: Schedule;
   augment?: boolean;
   seed?: number;
-  /** Data-parallel worker threads (1 = train on this thread). */
+  /** Data-parallel worker threads (1 = train on this thread); default: per model size, see workersFor. */
   workers?: number;
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
@@ -87,7 +87,7 @@ export async function train(
     schedule = 'one-cycle',
     augment = true,
     seed = 1,
-    workers = 1,
+    workers = workersFor(model),
     signal,
     onEvent = () => {},
   } = options;

@@ -3,7 +3,6 @@ import { cifarSource } from '../../app/app.ts';
 import { selectBackend } from '../../model/backend.ts';
 import { retrain, RETRAIN_DEFAULTS } from '../../retrain/retrain.ts';
 import { openStore } from '../../store/store.ts';
-import { defaultWorkers } from '../../train/steps.ts';
 import { progressBar } from '../progress.ts';
 import { integer } from '../parse.ts';
 
@@ -20,7 +19,11 @@ export function retrainCommand(): Command {
       integer,
     )
     .option('--data <dir|archive>', 'CIFAR-10 (default: the downloaded copy in the app data folder)')
-    .option('--workers <n>', 'data-parallel training threads', integer, defaultWorkers())
+    .option(
+      '--workers <n>',
+      'data-parallel training threads (default: 2 on two cores, 1 for large models)',
+      integer,
+    )
     .option('--json', 'print one JSON object at the end')
     .action(async (opts) => {
       const backend = await selectBackend('auto');

@@ -4,7 +4,6 @@ import { ARCHITECTURES, buildModel, type Architecture } from '../../model/archit
 import { BACKENDS, selectBackend, type BackendChoice } from '../../model/backend.ts';
 import { describeInput, saveModel } from '../../model/model-files.ts';
 import { SCHEDULES, type Schedule } from '../../train/schedule.ts';
-import { defaultWorkers } from '../../train/steps.ts';
 import { train, type OptimizerName } from '../../train/trainer.ts';
 import { progressBar } from '../progress.ts';
 import { integer, number } from '../parse.ts';
@@ -25,7 +24,11 @@ export function trainCommand(): Command {
     )
     .option('--no-augment', 'turn off random crop and flip')
     .option('--seed <n>', 'random seed (shuffle, augmentation, initial weights)', integer, 1)
-    .option('--workers <n>', 'data-parallel training threads', integer, defaultWorkers())
+    .option(
+      '--workers <n>',
+      'data-parallel training threads (default: 2 on two cores, 1 for large models)',
+      integer,
+    )
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
     .option('--json', 'print one JSON line per epoch instead of a progress bar')
     .action(async (opts) => {
