@@ -25,6 +25,20 @@ const RENDERER_DIR = path.join(__dirname, '..', 'renderer');
 const ORIGIN = 'birdgate://app';
 const NOTIFY_AFTER_MS = 10_000;
 
+/**
+ * Whether a URL is one of our pages. Not by `URL.origin`: Node's URL parser does not know that Electron
+ * registered birdgate: as a standard scheme, so the origin of every birdgate:// URL reads as "null".
+ */
+function isOurs(url: string | undefined): boolean {
+  if (!url) return false;
+  try {
+    const parsed = new URL(url);
+    return parsed.protocol === 'birdgate:' && parsed.host === 'app';
+  } catch {
+    return false;
+  }
+}
+
 protocol.registerSchemesAsPrivileged([{ scheme: 'birdgate', privileges: { standard: true, secure: true } }]);
 
 let window: BrowserWindow | undefined;
@@ -61,7 +75,7 @@ function registerIpc() {
     'birdgate:call',
     async (event, method: unknown, input: unknown): Promise<Envelope<unknown>> => {
       try {
-        if (!event.senderFrame || new URL(event.senderFrame.url).origin !== ORIGIN) {
+        if (!isOurs(event.senderFrame?.url)) {
           throw new ApiError('unauthorized', 'IPC from an unexpected frame');
         }
         const parsed = parseCall(String(method), input);
@@ -108,7 +122,7 @@ function showWindow() {
 function lockDownNavigation() {
   app.on('web-contents-created', (_event, contents) => {
     contents.on('will-navigate', (event, url) => {
-      if (new URL(url).origin !== ORIGIN) event.preventDefault();
+      if (!isOurs(url)) event.preventDefault();
     });
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
   });
@@ -161,15 +175,22 @@ function forwardEvents() {
   });
 }
 
-app.whenReady().then(async () => {
-  core = await createApp();
-  lockDownNavigation();
-  registerProtocol();
-  registerIpc();
-  forwardEvents();
-  buildTray();
-  showWindow();
-});
+app
+  .whenReady()
+  .then(async () => {
+    core = await createApp();
+    lockDownNavigation();
+    registerProtocol();
+    registerIpc();
+    forwardEvents();
+    buildTray();
+    showWindow();
+  })
+  .catch((error: Error) => {
+    // E.g. unreadable settings or no model: say why instead of leaving a process with no window.
+    dialog.showErrorBox('Birdgate could not start', error.message);
+    app.exit(1);
+  });
 
 app.on('window-all-closed', () => {
   // Keep watching from the tray; quitting is explicit.

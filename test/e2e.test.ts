@@ -26,7 +26,10 @@ import { describeInput, saveModel } from '../src/model/model-files.ts';
 import { activateVersion, nextVersionDir } from '../src/model/registry.ts';
 import { isHoldout } from '../src/retrain/local-set.ts';
 import { train } from '../src/train/trainer.ts';
-import { syntheticImages, tempDir, writeCifarFolder, writeJpeg } from './helpers/fixtures.ts';
+import { seededRandom } from '../src/data/batches.ts';
+import type { LabeledImages } from '../src/data/labels.ts';
+import { PIXELS_PER_IMAGE } from '../src/images/normalize.ts';
+import { tempDir, writeCifarBatch, writeJpeg } from './helpers/fixtures.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CHROMIUM = process.env.BIRDGATE_CHROMIUM ?? '/usr/bin/chromium';
@@ -45,6 +48,28 @@ let browser: Browser | undefined;
 let baseUrl: string;
 let token: string;
 
+/**
+ * Like the fixtures' syntheticImages ("airplanes" bright on top), but "birds" are a bright vertical band in
+ * the middle: both survive the horizontal flips retraining augments with, so a fine-tune stays meaningful.
+ */
+function pictures(count: number, seed: number): LabeledImages {
+  const random = seededRandom(seed);
+  const pixels = new Uint8Array(count * PIXELS_PER_IMAGE);
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
+    const label = i % 2; // 0 airplane, 1 bird
+    labels[i] = label;
+    for (let p = 0; p < 1024; p++) {
+      const [x, y] = [p % 32, Math.floor(p / 32)];
+      const bright = label === 0 ? y < 16 : x >= 8 && x < 24;
+      // Grey noise (one value for all three channels): as learnable, and the screenshots stay small.
+      const value = Math.round((bright ? 140 : 110) + (random() - 0.5) * 160);
+      pixels.fill(value, i * PIXELS_PER_IMAGE + p * 3, i * PIXELS_PER_IMAGE + p * 3 + 3);
+    }
+  }
+  return { count, pixels, labels };
+}
+
 /** Polls until `check` returns something truthy; fails with `what` (and the server's log) otherwise. */
 async function waitFor<T>(
   what: string,
@@ -55,7 +80,8 @@ async function waitFor<T>(
   for (;;) {
     const value = await check();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}\n--- server log ---\n${serverLog}`);
+    if (Date.now() > deadline)
+      throw new Error(`Timed out waiting for ${what}\n--- server log ---\n${serverLog}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -77,7 +103,8 @@ async function screenshot(page: Page, name: string) {
   // Information toasts fade after a few seconds; dismiss them so they do not cover the page.
   for (const dismiss of await page.locator('[data-testid="notice"].info button').all()) await dismiss.click();
   // Thumbnails load lazily: wait until every image in view has arrived so the shot has no holes.
-  await page.waitForFunction(() => [...document.images].every((img) => img.complete && img.naturalWidth > 0));
+  // (Browser code as strings: the test's TypeScript has no DOM types.)
+  await page.waitForFunction('[...document.images].every((img) => img.complete && img.naturalWidth > 0)');
   const png = await page.screenshot({ type: 'png' });
   await mkdir(SCREENSHOTS, { recursive: true });
   await sharp(png)
@@ -90,7 +117,11 @@ async function trainSmallModel(cifar: string) {
   await selectBackend('wasm');
   const model = buildModel('mlp');
   const [trainSet, validationSet] = await Promise.all([loadCifar(cifar, 'train'), loadCifar(cifar, 'test')]);
-  const result = await train(model, trainSet, validationSet, { epochs: 4, augment: false, learningRate: 1e-3 });
+  const result = await train(model, trainSet, validationSet, {
+    epochs: 4,
+    augment: false,
+    learningRate: 1e-3,
+  });
   const { id, dir } = await nextVersionDir();
   await saveModel(model, dir, {
     format: 'birdgate-model/1',
@@ -142,8 +173,9 @@ async function startServer(): Promise<string> {
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`birdgate serve exited (${code}):\n${serverLog}`))),
   );
-  const url = waitFor('the URL birdgate serve prints', () =>
-    serverLog.match(/Birdgate is running at (http:\/\/\S+#token=\S+)/)?.[1],
+  const url = waitFor(
+    'the URL birdgate serve prints',
+    () => serverLog.match(/Birdgate is running at (http:\/\/\S+#token=\S+)/)?.[1],
   );
   return Promise.race([url, exited]);
 }
@@ -152,7 +184,7 @@ async function startServer(): Promise<string> {
 async function dropPictures(): Promise<{ birds: string[]; airplanes: string[] }> {
   const incoming = path.join(root, 'incoming');
   await mkdir(incoming, { recursive: true });
-  const images = syntheticImages(200, 21); // even index: airplane, odd: bird
+  const images = pictures(200, 21); // even index: airplane, odd: bird
   const written = { airplanes: [] as string[], birds: [] as string[] };
   const holdout = { airplanes: 0, birds: 0 };
   for (let i = 0; i < images.count; i++) {
@@ -162,7 +194,11 @@ async function dropPictures(): Promise<{ birds: string[]; airplanes: string[] }>
     const name = `${kind === 'airplanes' ? 'plane' : 'bird'}-${String(i).padStart(3, '0')}.jpg`;
     const staged = path.join(incoming, name);
     await writeJpeg(staged, images, i);
-    const held = isHoldout(createHash('sha256').update(await readFile(staged)).digest('hex'));
+    const held = isHoldout(
+      createHash('sha256')
+        .update(await readFile(staged))
+        .digest('hex'),
+    );
     // Keep the last slot for a holdout image so local accuracy is measured on both classes.
     if (list.length === PER_CLASS - 1 && holdout[kind] === 0 && !held) continue;
     if (held) holdout[kind]++;
@@ -170,8 +206,8 @@ async function dropPictures(): Promise<{ birds: string[]; airplanes: string[] }>
   }
   assert.equal(written.birds.length, PER_CLASS);
   assert.equal(written.airplanes.length, PER_CLASS);
-  // Into the camera folder in one go, as a camera's upload would.
-  for (const name of [...written.birds, ...written.airplanes])
+  // Into the camera folder in one go, birds and airplanes mixed, as a camera's uploads would arrive.
+  for (const name of written.birds.flatMap((bird, i) => [bird, written.airplanes[i]!]))
     await writeFile(path.join(cameraDir, name), await readFile(path.join(incoming, name)));
   return written;
 }
@@ -192,7 +228,9 @@ before(async () => {
   }
   const cifar = path.join(home, 'data', 'cifar-10-batches-bin');
   await mkdir(cifar, { recursive: true });
-  await writeCifarFolder(cifar, 40, 40);
+  for (let b = 1; b <= 5; b++)
+    await writeCifarBatch(path.join(cifar, `data_batch_${b}.bin`), pictures(100, b));
+  await writeCifarBatch(path.join(cifar, 'test_batch.bin'), pictures(100, 99));
   await trainSmallModel(cifar);
   // New files count as complete after 300 ms of unchanged size instead of the default 2 s.
   await writeFile(path.join(home, 'settings.json'), JSON.stringify({ stabilityMs: 300 }));
@@ -225,136 +263,144 @@ after(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-test('review → correct → undo → train → accept, in Chromium against birdgate serve', {
-  skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)`,
-  timeout: 170_000,
-}, async () => {
-  const context = await browser!.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
-  const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
-  });
-  // CSP violations are also logged to the console, but this catches those reported only as events.
-  await page.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (event) =>
-      console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`),
+test(
+  'review → correct → undo → train → accept, in Chromium against birdgate serve',
+  {
+    skip: existsSync(CHROMIUM) ? false : `no browser at ${CHROMIUM} (apt-get install chromium)`,
+    timeout: 170_000,
+  },
+  async () => {
+    const context = await browser!.newContext({ viewport: VIEWPORT, colorScheme: 'light' });
+    const page = await context.newPage();
+    const problems: string[] = [];
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console error: ${message.text()}`);
+    });
+    // CSP violations are also logged to the console, but this catches those reported only as events.
+    await page.addInitScript({
+      content: `document.addEventListener('securitypolicyviolation', (event) =>
+      console.error('CSP violation: ' + event.violatedDirective + ' ' + event.blockedURI));`,
+    });
+
+    // First visit: nothing configured, the page says what to do.
+    await page.goto(`${baseUrl}/#token=${token}`);
+    const empty = page.getByTestId('empty-state');
+    await empty.waitFor();
+    assert.match(await empty.innerText(), /No camera folders yet/);
+    assert.doesNotMatch(page.url(), /token=/, 'the token is removed from the address bar');
+
+    // Folders: add the camera through the form.
+    await page.getByTestId('nav-folders').click();
+    await page.getByTestId('camera-name').fill(CAMERA);
+    await page.getByTestId('camera-folder').fill(cameraDir);
+    await page.getByTestId('add-camera').click();
+    await page.locator(`[data-testid="camera-row"][data-name="${CAMERA}"][data-state="watching"]`).waitFor();
+    await screenshot(page, 'folders');
+
+    // Review: the pictures appear, classified; the airplanes are moved out of the camera folder.
+    await page.getByTestId('nav-review').click();
+    const { birds, airplanes } = await dropPictures();
+    const total = birds.length + airplanes.length;
+    const thumbs = page.getByTestId('thumb');
+    await waitFor(
+      `${total} classified thumbnails`,
+      async () =>
+        (await thumbs.count()) === total &&
+        (await page.locator('[data-testid="thumb"][data-status="pending"]').count()) === 0,
+      60_000,
     );
-  });
+    assert.ok((await page.locator('[data-testid="thumb"][data-label="airplane"]').count()) > 0);
+    assert.ok((await page.locator('[data-testid="thumb"][data-label="bird"]').count()) > 0);
+    const airplaneDir = path.join(home, 'airplanes', CAMERA);
+    const sorted = await waitFor('airplanes moved to the airplane folder', async () => {
+      const moved = existsSync(airplaneDir) ? await readdir(airplaneDir) : [];
+      return moved.filter((name) => airplanes.includes(name)).length > 0 && moved;
+    });
+    for (const name of sorted) assert.ok(!existsSync(path.join(cameraDir, name)), `${name} left the camera`);
 
-  // First visit: nothing configured, the page says what to do.
-  await page.goto(`${baseUrl}/#token=${token}`);
-  const empty = page.getByTestId('empty-state');
-  await empty.waitFor();
-  assert.match(await empty.innerText(), /No camera folders yet/);
-  assert.doesNotMatch(page.url(), /token=/, 'the token is removed from the address bar');
+    // Correct a bird the model got right into an airplane with the keyboard: the file moves on disk…
+    const birdThumb = page
+      .locator('[data-testid="thumb"][data-label="bird"][data-status="classified"]')
+      .first();
+    const id = Number(await birdThumb.getAttribute('data-id'));
+    const bird: ImageSummary = await api('getImage', { id });
+    assert.ok(birds.includes(path.basename(bird.path)), `${bird.path} is one of the birds`);
+    await birdThumb.click();
+    await page.locator(`[data-testid="detail"][data-id="${id}"]`).waitFor();
+    await page.keyboard.press('a');
+    await page.locator(`[data-testid="thumb"][data-id="${id}"][data-label="airplane"]`).waitFor();
+    const moved = await waitFor('the corrected bird moved to the airplane folder', async () => {
+      const now = await api('getImage', { id });
+      return now.path.startsWith(airplaneDir + path.sep) && existsSync(now.path) && now.path;
+    });
+    assert.ok(!existsSync(bird.path), 'the file left the camera folder');
 
-  // Folders: add the camera through the form.
-  await page.getByTestId('nav-folders').click();
-  await page.getByTestId('camera-name').fill(CAMERA);
-  await page.getByTestId('camera-folder').fill(cameraDir);
-  await page.getByTestId('add-camera').click();
-  await page.locator(`[data-testid="camera-row"][data-name="${CAMERA}"][data-state="watching"]`).waitFor();
-  await screenshot(page, 'folders');
+    // …and Ctrl+Z puts it back where the camera saved it, with no label of the user's.
+    await page.keyboard.press('Control+z');
+    await page.locator(`[data-testid="thumb"][data-id="${id}"][data-label="bird"]`).waitFor();
+    await waitFor(
+      'the undone file back in the camera folder',
+      () => existsSync(bird.path) && !existsSync(moved),
+    );
+    assert.equal((await api('getImage', { id })).userLabel, null);
 
-  // Review: the pictures appear, classified; the airplanes are moved out of the camera folder.
-  await page.getByTestId('nav-review').click();
-  const { birds, airplanes } = await dropPictures();
-  const total = birds.length + airplanes.length;
-  const thumbs = page.getByTestId('thumb');
-  await waitFor(
-    `${total} classified thumbnails`,
-    async () =>
-      (await thumbs.count()) === total &&
-      (await page.locator('[data-testid="thumb"][data-status="pending"]').count()) === 0,
-    60_000,
-  );
-  assert.ok((await page.locator('[data-testid="thumb"][data-label="airplane"]').count()) > 0);
-  assert.ok((await page.locator('[data-testid="thumb"][data-label="bird"]').count()) > 0);
-  const airplaneDir = path.join(home, 'airplanes', CAMERA);
-  const sorted = await waitFor('airplanes moved to the airplane folder', async () => {
-    const moved = existsSync(airplaneDir) ? await readdir(airplaneDir) : [];
-    return moved.filter((name) => airplanes.includes(name)).length > 0 && moved;
-  });
-  for (const name of sorted) assert.ok(!existsSync(path.join(cameraDir, name)), `${name} left the camera`);
+    // Confirm every picture (Enter = "the label is right", then the next one): they become training data.
+    await thumbs.first().click();
+    await page.keyboard.press('Home');
+    for (let i = 0; i < total; i++) await page.keyboard.press('Enter');
+    await waitFor('every picture confirmed', async () => {
+      const { perCamera } = await api('getAccuracy');
+      return perCamera.find((row) => row.camera === CAMERA)?.n === total;
+    });
+    await page.keyboard.press('Home');
+    await screenshot(page, 'review');
 
-  // Correct a bird the model got right into an airplane with the keyboard: the file moves on disk…
-  const birdThumb = page.locator('[data-testid="thumb"][data-label="bird"][data-status="classified"]').first();
-  const id = Number(await birdThumb.getAttribute('data-id'));
-  const bird: ImageSummary = await api('getImage', { id });
-  assert.ok(birds.includes(path.basename(bird.path)), `${bird.path} is one of the birds`);
-  await birdThumb.click();
-  await page.locator(`[data-testid="detail"][data-id="${id}"]`).waitFor();
-  await page.keyboard.press('a');
-  await page.locator(`[data-testid="thumb"][data-id="${id}"][data-label="airplane"]`).waitFor();
-  const moved = await waitFor('the corrected bird moved to the airplane folder', async () => {
-    const now = await api('getImage', { id });
-    return now.path.startsWith(airplaneDir + path.sep) && existsSync(now.path) && now.path;
-  });
-  assert.ok(!existsSync(bird.path), 'the file left the camera folder');
+    // Training: a one-epoch fine-tune shows progress, then the comparison with Accept.
+    await page.getByTestId('nav-training').click();
+    await page.getByRole('spinbutton', { name: 'Epochs' }).fill('1');
+    await page.getByTestId('start-training').click();
+    const progress = page.getByTestId('training-progress');
+    await progress.waitFor();
+    assert.ok(['running', 'done'].includes((await progress.getAttribute('data-state'))!));
+    await page.locator('[data-testid="training-progress"][data-state="done"]').waitFor({ timeout: 90_000 });
+    assert.match(await progress.innerText(), /Epoch 1: loss/);
+    await page.getByTestId('model-compare').waitFor();
+    await screenshot(page, 'training');
+    await page.getByTestId('accept-model').click();
+    await page.getByTestId('model-compare').waitFor({ state: 'detached' });
+    const activeModel = await waitFor('the new model active', async () =>
+      (await api('listModels')).find((m) => m.active && m.mode === 'fine-tune'),
+    );
+    assert.ok(activeModel.localHoldoutSize > 0, 'the local holdout is not empty');
 
-  // …and Ctrl+Z puts it back where the camera saved it, with no label of the user's.
-  await page.keyboard.press('Control+z');
-  await page.locator(`[data-testid="thumb"][data-id="${id}"][data-label="bird"]`).waitFor();
-  await waitFor('the undone file back in the camera folder', () => existsSync(bird.path) && !existsSync(moved));
-  assert.equal((await api('getImage', { id })).userLabel, null);
+    // Accuracy: the new version, active, with its CIFAR and local-holdout accuracy.
+    await page.getByTestId('nav-accuracy').click();
+    await page
+      .locator(`[data-testid="model-row"][data-id="${activeModel.id}"][data-active="true"]`)
+      .waitFor();
+    assert.equal(await page.getByTestId('model-row').count(), 2);
+    assert.match(await page.getByTestId('accuracy-cifar').innerText(), /^\d+\.\d %$/);
+    assert.match(await page.getByTestId('accuracy-local').innerText(), /^\d+\.\d %$/);
+    await screenshot(page, 'accuracy');
 
-  // Confirm every picture (Enter = "the label is right", then the next one): they become training data.
-  await thumbs.first().click();
-  await page.keyboard.press('Home');
-  for (let i = 0; i < total; i++) await page.keyboard.press('Enter');
-  await waitFor('every picture confirmed', async () => {
-    const { perCamera } = await api('getAccuracy');
-    return perCamera.find((row) => row.camera === CAMERA)?.n === total;
-  });
-  await page.keyboard.press('Home');
-  await screenshot(page, 'review');
+    // Activity: the moves, including the corrected bird and its undo.
+    await page.getByTestId('nav-activity').click();
+    await page.locator('[data-testid="move-row"]').first().waitFor();
+    assert.ok((await page.locator('[data-testid="move-row"][data-state="undone"]').count()) >= 1);
+    await screenshot(page, 'activity');
 
-  // Training: a one-epoch fine-tune shows progress, then the comparison with Accept.
-  await page.getByTestId('nav-training').click();
-  await page.getByRole('spinbutton', { name: 'Epochs' }).fill('1');
-  await page.getByTestId('start-training').click();
-  const progress = page.getByTestId('training-progress');
-  await progress.waitFor();
-  assert.ok(['running', 'done'].includes((await progress.getAttribute('data-state'))!));
-  await page.locator('[data-testid="training-progress"][data-state="done"]').waitFor({ timeout: 90_000 });
-  assert.match(await progress.innerText(), /Epoch 1: loss/);
-  await page.getByTestId('model-compare').waitFor();
-  await screenshot(page, 'training');
-  await page.getByTestId('accept-model').click();
-  await page.getByTestId('model-compare').waitFor({ state: 'detached' });
-  const activeModel = await waitFor('the new model active', async () =>
-    (await api('listModels')).find((m) => m.active && m.mode === 'fine-tune'),
-  );
-  assert.ok(activeModel.localHoldoutSize > 0, 'the local holdout is not empty');
+    // Without the right token every API request is refused.
+    for (const auth of [{}, { authorization: 'Bearer wrong' }] as Record<string, string>[]) {
+      const refused = await fetch(`${baseUrl}/api/call/getStatus`, { method: 'POST', headers: auth });
+      assert.equal(refused.status, 401);
+    }
+    assert.equal((await fetch(`${baseUrl}/api/events`)).status, 401);
+    assert.equal((await fetch(`${baseUrl}/api/thumbnails/${id}`)).status, 401);
 
-  // Accuracy: the new version, active, with its CIFAR and local-holdout accuracy.
-  await page.getByTestId('nav-accuracy').click();
-  await page
-    .locator(`[data-testid="model-row"][data-id="${activeModel.id}"][data-active="true"]`)
-    .waitFor();
-  assert.equal(await page.getByTestId('model-row').count(), 2);
-  assert.match(await page.getByTestId('accuracy-cifar').innerText(), /^\d+\.\d %$/);
-  assert.match(await page.getByTestId('accuracy-local').innerText(), /^\d+\.\d %$/);
-  await screenshot(page, 'accuracy');
-
-  // Activity: the moves, including the corrected bird and its undo.
-  await page.getByTestId('nav-activity').click();
-  await page.locator('[data-testid="move-row"]').first().waitFor();
-  assert.ok((await page.locator('[data-testid="move-row"][data-state="undone"]').count()) >= 1);
-  await screenshot(page, 'activity');
-
-  // Without the right token every API request is refused.
-  for (const auth of [{}, { authorization: 'Bearer wrong' }]) {
-    const refused = await fetch(`${baseUrl}/api/call/getStatus`, { method: 'POST', headers: auth });
-    assert.equal(refused.status, 401);
-  }
-  assert.equal((await fetch(`${baseUrl}/api/events`)).status, 401);
-  assert.equal((await fetch(`${baseUrl}/api/thumbnails/${id}`)).status, 401);
-
-  const notices = await page.locator('[data-testid="notice"].error').allInnerTexts();
-  assert.deepEqual(notices, [], 'no error toasts');
-  assert.deepEqual(problems, [], 'no page errors, console errors or CSP violations');
-  await context.close();
-});
+    const notices = await page.locator('[data-testid="notice"].error').allInnerTexts();
+    assert.deepEqual(notices, [], 'no error toasts');
+    assert.deepEqual(problems, [], 'no page errors, console errors or CSP violations');
+    await context.close();
+  },
+);

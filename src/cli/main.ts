@@ -1,5 +1,6 @@
 /** The `birdgate` command line: parses arguments and calls the core; no logic of its own. */
 import { Command } from 'commander';
+import { appCommand } from './commands/app.ts';
 import { classifyCommand } from './commands/classify.ts';
 import { dataCommand } from './commands/data.ts';
 import { evalCommand } from './commands/eval.ts';
@@ -18,6 +19,7 @@ const program = new Command('birdgate')
 const commands = [
   watchCommand(),
   serveCommand(),
+  appCommand(),
   classifyCommand(),
   statusCommand(),
   undoCommand(),

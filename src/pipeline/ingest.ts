@@ -83,11 +83,19 @@ export async function ingest(ctx: IngestContext, file: string, camera: string): 
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const original = store.findBySha256(sha256);
-  const captureTime = (await readCaptureTime(file))?.toISOString() ?? null;
+  // Nothing to read in an empty file, and exifr leaves a file handle open on one (closed only by GC).
+  const captureTime = bytes.length ? ((await readCaptureTime(file))?.toISOString() ?? null) : null;
   const image =
     resumed?.sha256 === sha256
       ? resumed
-      : store.recordImage({ path: file, camera, size: info.size, mtimeMs: info.mtimeMs, sha256, captureTime });
+      : store.recordImage({
+          path: file,
+          camera,
+          size: info.size,
+          mtimeMs: info.mtimeMs,
+          sha256,
+          captureTime,
+        });
 
   if (original && original.id !== image.id && original.pBird !== null) {
     // The same bytes were seen before: reuse that result and leave this copy for the user to review.

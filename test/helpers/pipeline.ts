@@ -17,7 +17,7 @@ import { buildModel } from '../../src/model/architectures.ts';
 import { selectBackend } from '../../src/model/backend.ts';
 import { describeInput, saveModel } from '../../src/model/model-files.ts';
 import { setSeed } from '../../src/model/seed.ts';
-import type { Outcome } from '../../src/pipeline/ingest.ts';
+import { UNKNOWN_SHA256, type Outcome } from '../../src/pipeline/ingest.ts';
 import { Sorter, type SorterOptions } from '../../src/pipeline/sorter.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
 import { train } from '../../src/train/trainer.ts';
@@ -219,7 +219,8 @@ export async function disagreements(dbFile: string, folders: string[]): Promise<
       problems.push(`image ${image.id} (${image.status}) points to a missing file ${image.path}`);
       continue;
     }
-    if (sha256(bytes) !== image.sha256 && image.sha256 !== '')
+    // A file that could not be read has no known hash.
+    if (image.sha256 !== UNKNOWN_SHA256 && sha256(bytes) !== image.sha256)
       problems.push(`image ${image.id}: ${image.path} holds other bytes than recorded`);
   }
   for (const folder of folders) {
@@ -246,6 +247,8 @@ export interface SorterHarness {
   settings: Settings;
   outcomes: { outcome: Outcome; job: ImageJob; at: number }[];
   errors: Error[];
+  /** Camera status changes, as `camera:status`. */
+  statuses: string[];
   /** Outcomes for one file path (as reported by the watcher). */
   outcomesFor(file: string): Outcome[];
   close(): Promise<void>;
@@ -264,15 +267,17 @@ export function classifierFor(modelDir: string): Promise<Classifier> {
 }
 
 /**
- * A started Sorter with its own BIRDGATE_HOME (the store lives there), test-sized stability and folder
- * checks, and every outcome collected. `settings` are validated like a settings file.
+ * A started Sorter with its own BIRDGATE_HOME (the store lives there; `close()` removes it), test-sized
+ * stability and folder checks, and every outcome collected. `settings` are validated like a settings file.
  */
 export async function startSorter(
   modelDir: string,
   settings: SettingsInput,
   options: SorterOptions = {},
+  /** An app data folder with a database already in it (default: a new temporary one). */
+  existingHome?: string,
 ): Promise<SorterHarness> {
-  const home = await tempDir('birdgate-home-');
+  const home = existingHome ?? (await tempDir('birdgate-home-'));
   process.env.BIRDGATE_HOME = home;
   const dbFile = path.join(home, 'birdgate.db');
   const store = await openStore(dbFile);
@@ -290,6 +295,7 @@ export async function startSorter(
     settings: valid,
     outcomes: [],
     errors: [],
+    statuses: [],
     outcomesFor: (file) => harness.outcomes.filter((o) => o.job.file === file).map((o) => o.outcome),
     close: async () => {
       await sorter.close();
@@ -299,6 +305,7 @@ export async function startSorter(
   };
   sorter.on('outcome', (outcome, job) => harness.outcomes.push({ outcome, job, at: performance.now() }));
   sorter.on('error', (error) => harness.errors.push(error));
+  sorter.on('status', (state) => harness.statuses.push(`${state.camera}:${state.status}`));
   await sorter.start();
   return harness;
 }

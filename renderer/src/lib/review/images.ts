@@ -11,14 +11,17 @@ export function effectiveLabel(image: ImageSummary): Label | null {
  * places images that arrive while the page is open, so it mirrors the server's reading of each field.
  */
 export function matchesFilter(image: ImageSummary, filter: ImageFilter): boolean {
-  const when = image.captureTime ?? image.createdAt;
+  // As the store reads them: dates are when Birdgate recorded the image (since ≤ t < until), and
+  // "corrected" means the user's label differs from the model's (a confirmation is not a correction).
+  const when = Date.parse(image.createdAt);
+  const corrected = image.userLabel !== null && image.userLabel !== image.predictedLabel;
   return (
     (filter.label === undefined || effectiveLabel(image) === filter.label) &&
     (filter.status === undefined || image.status === filter.status) &&
-    (filter.corrected === undefined || (image.userLabel !== null) === filter.corrected) &&
+    (filter.corrected === undefined || corrected === filter.corrected) &&
     (filter.camera === undefined || image.camera === filter.camera) &&
-    (filter.since === undefined || Date.parse(when) >= Date.parse(filter.since)) &&
-    (filter.until === undefined || Date.parse(when) <= Date.parse(filter.until))
+    (filter.since === undefined || when >= Date.parse(filter.since)) &&
+    (filter.until === undefined || when < Date.parse(filter.until))
   );
 }
 
