@@ -11,7 +11,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { bundleElectron } from '../electron/build.ts';
+import { bundleElectron } from '../scripts/build-electron.ts';
 import { buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { describeInput, saveModel } from '../src/model/model-files.ts';

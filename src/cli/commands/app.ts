@@ -36,7 +36,7 @@ export function locateElectron(
 /** Bundles the Electron shell and runs it until its window is quit; resolves with its exit code. */
 async function runElectron(binary: string): Promise<number> {
   // Loaded only here: the bundler (esbuild) is a development tool that serve mode never needs.
-  const { bundleElectron } = await import('../../../electron/build.ts');
+  const { bundleElectron } = await import('../../../scripts/build-electron.ts');
   const { main } = await bundleElectron();
   const env = { ...process.env };
   delete env.ELECTRON_RUN_AS_NODE; // would make the binary a plain Node.js and never open a window

@@ -1,7 +1,7 @@
 /**
  * Bundles the Electron shell: electron/main.ts → dist/electron/main.cjs and electron/preload.ts →
  * dist/electron/preload.cjs (CommonJS for Node, which is what Electron loads; the sandboxed preload may
- * require nothing but `electron`). Run as `node --import tsx electron/build.ts`; `birdgate app` calls it.
+ * require nothing but `electron`). Run as `node --import tsx scripts/build-electron.ts`; `birdgate app` calls it.
  *
  * Kept out of the bundle, loaded from node_modules at run time: electron itself, the native modules
  * (better-sqlite3, sharp and its @img/* binaries, the optional tfjs-node) and all of TensorFlow.js, whose

@@ -1,7 +1,7 @@
 /**
  * Renders build/icon.svg into the PNGs electron-builder and the tray use: build/icon.png (512 px: macOS,
  * Windows), build/icons/{512x512,256x256}.png (Linux) and build/tray.png (32 px, electron/main.ts).
- * Run with `node --import tsx electron/make-icons.ts` after changing the SVG; the PNGs are committed.
+ * Run with `node --import tsx scripts/make-icons.ts` after changing the SVG; the PNGs are committed.
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
