@@ -3,15 +3,8 @@
  * validates (the server and Electron's main process do), so it need not carry the schema library.
  * The modules re-exported here hold constants and types only.
  */
-export const LABELS = ['airplane', 'bird'] as const;
-export const IMAGE_STATUSES = [
-  'pending',
-  'classified',
-  'moved',
-  'uncertain',
-  'unreadable',
-  'duplicate',
-] as const;
+export { CLASS_NAMES as LABELS } from '../data/labels.ts';
+export { IMAGE_STATUSES } from '../store/types.ts';
 
 /** Errors cross every boundary as this envelope and are rebuilt as ApiError on the other side. */
 export type Envelope<T> = { ok: true; result: T } | { ok: false; error: { code: string; message: string } };

@@ -10,6 +10,14 @@ import { installJsKernels } from './js-kernels.ts';
 
 type WasmBackend = tf.KernelBackend & { disposeData(dataId: object): boolean };
 type Inputs = Record<string, tf.TensorInfo>;
+type Shape4 = [number, number, number, number];
+/** The attributes both convolution-gradient kernels receive. */
+interface ConvGradientAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dataFormat: 'NHWC' | 'NCHW';
+}
 
 function run(name: string, inputs: Inputs, backend: WasmBackend, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
   const kernel = tf.getKernel(name, 'wasm');
@@ -38,21 +46,17 @@ function explicitPadding(top: number, bottom: number, left: number, right: numbe
 
 /**
  * dW[kh,kw,ci,co] = Σ x[n, s·y+kh−pad, s·x+kw−pad, ci] · dy[n,y,x,co] is itself a convolution: treat the
- * batch as channels, x (as [ci,H,W,n], padded by the convolution itself) as the image and dy (as [h,w,n,co]) as the filter, dilated
- * by the stride. One XNNPACK convolution replaces the missing kernel.
+ * batch as channels, x (as [ci,H,W,n], padded by the convolution itself) as the image and dy (as
+ * [h,w,n,co]) as the filter, dilated by the stride. One XNNPACK convolution replaces the missing kernel.
  */
 const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-  const { strides, pad, dimRoundingMode, filterShape, dataFormat } = attrs as unknown as {
-    strides: [number, number] | number;
-    pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-    dimRoundingMode?: 'floor' | 'round' | 'ceil';
-    filterShape: [number, number, number, number];
-    dataFormat: 'NHWC' | 'NCHW';
+  const { strides, pad, dimRoundingMode, filterShape, dataFormat } = attrs as unknown as ConvGradientAttrs & {
+    filterShape: Shape4;
   };
   if (dataFormat !== 'NHWC') throw new Error('Conv2DBackpropFilter on wasm supports NHWC only');
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
+    x.shape as Shape4,
     filterShape,
     strides,
     1,
@@ -97,16 +101,13 @@ function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-    const { strides, pad, dimRoundingMode, inputShape, dataFormat } = attrs as unknown as {
-      strides: [number, number] | number;
-      pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-      dimRoundingMode?: 'floor' | 'round' | 'ceil';
-      inputShape: [number, number, number, number];
-      dataFormat: 'NHWC' | 'NCHW';
-    };
+    const { strides, pad, dimRoundingMode, inputShape, dataFormat } =
+      attrs as unknown as ConvGradientAttrs & {
+        inputShape: Shape4;
+      };
     const info = tf.backend_util.computeConv2DInfo(
       inputShape,
-      filter.shape as [number, number, number, number],
+      filter.shape as Shape4,
       strides,
       1,
       pad,
