@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import sharp from 'sharp';
-import { seededRandom } from '../src/data/batches.ts';
+import { normalizeAll, seededRandom } from '../src/data/batches.ts';
 import { buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { resolveModelDir } from '../src/model/locate.ts';
@@ -13,7 +13,8 @@ import { describeInput, saveModel } from '../src/model/model-files.ts';
 import { activateVersion, listVersions, modelsDir, nextVersionDir, rollback } from '../src/model/registry.ts';
 import { isHoldout, loadLocalSet, type LabeledFile } from '../src/retrain/local-set.ts';
 import { retrain } from '../src/retrain/retrain.ts';
-import { loadCifar } from '../src/data/cifar.ts';
+import { concatLabeledImages, loadCifar } from '../src/data/cifar.ts';
+import { predictBird } from '../src/model/predict.ts';
 import { train, TrainingCancelled } from '../src/train/trainer.ts';
 import { tempDir, writeCifarFolder } from './helpers/fixtures.ts';
 
@@ -85,6 +86,15 @@ before(async () => {
         .update(await readFile(file))
         .digest('hex'),
     });
+  }
+  // The base model learned brightness cues, so how it reads colour is an accident of its initial weights.
+  // Pair the colours with the labels it gets wrong, so the corrections hold something it does not know.
+  const all = await loadLocalSet(local);
+  const x = normalizeAll(concatLabeledImages([all.train, all.holdout]));
+  const labels = [...all.train.labels, ...all.holdout.labels];
+  const right = [...predictBird(base, x)].filter((p, i) => (p >= 0.5 ? 1 : 0) === labels[i]).length;
+  if (right > labels.length / 2) {
+    local = local.map((f) => ({ ...f, label: f.label === 'bird' ? 'airplane' : 'bird' }));
   }
 });
 
