@@ -38,7 +38,7 @@ import { preprocessImage, readCaptureTime } from '../src/images/preprocess.ts';
 import { buildModel } from '../src/model/architectures.ts';
 import { selectBackend, type BackendChoice } from '../src/model/backend.ts';
 import { resolveModelDir } from '../src/model/locate.ts';
-import { describeInput, saveModel } from '../src/model/model-files.ts';
+import { newMetadata, saveModel } from '../src/model/model-files.ts';
 import { setSeed } from '../src/model/seed.ts';
 import { Sorter } from '../src/pipeline/sorter.ts';
 import { openStore, type Store } from '../src/store/store.ts';
@@ -167,25 +167,25 @@ async function trainStandIn(out: string): Promise<void> {
     augment: false,
     learningRate: 1e-3,
   });
-  await saveModel(model, out, {
-    format: 'birdgate-model/1',
-    architecture: 'cnn',
-    classNames: ['airplane', 'bird'],
-    input: describeInput(),
-    training: {
-      data: 'generated patterns (bench/watch.ts)',
-      trainImages: 256,
-      validationImages: 64,
-      epochs: 3,
-      bestEpoch: result.bestEpoch,
-      seed: 7,
-      backend: 'wasm',
-      optimizer: 'adam',
-      durationSec: result.durationSec,
-    },
-    metrics: { validationAccuracy: result.validation.accuracy },
-    createdAt: new Date().toISOString(),
-  });
+  await saveModel(
+    model,
+    out,
+    newMetadata({
+      architecture: 'cnn',
+      training: {
+        data: 'generated patterns (bench/watch.ts)',
+        trainImages: 256,
+        validationImages: 64,
+        epochs: 3,
+        bestEpoch: result.bestEpoch,
+        seed: 7,
+        backend: 'wasm',
+        optimizer: 'adam',
+        durationSec: result.durationSec,
+      },
+      metrics: { validationAccuracy: result.validation.accuracy },
+    }),
+  );
   model.dispose();
   log(`stand-in model: validation accuracy ${result.validation.accuracy} on the generated patterns`);
 }

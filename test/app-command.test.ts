@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { locateElectron } from '../src/cli/commands/app.ts';
 import { buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
-import { describeInput, saveModel } from '../src/model/model-files.ts';
+import { newMetadata, saveModel } from '../src/model/model-files.ts';
 import { activateVersion, nextVersionDir } from '../src/model/registry.ts';
 import { tempDir } from './helpers/fixtures.ts';
 
@@ -75,25 +75,25 @@ before(async () => {
   process.env.BIRDGATE_HOME = home;
   await selectBackend('wasm');
   const { id, dir } = await nextVersionDir();
-  await saveModel(buildModel('mlp'), dir, {
-    format: 'birdgate-model/1',
-    architecture: 'mlp',
-    classNames: ['airplane', 'bird'],
-    input: describeInput(),
-    training: {
-      data: 'untrained (test)',
-      trainImages: 0,
-      validationImages: 0,
-      epochs: 0,
-      bestEpoch: 0,
-      seed: 1,
-      backend: 'wasm',
-      optimizer: 'adam',
-      durationSec: 0,
-    },
-    metrics: { validationAccuracy: 0.5 },
-    createdAt: new Date().toISOString(),
-  });
+  await saveModel(
+    buildModel('mlp'),
+    dir,
+    newMetadata({
+      architecture: 'mlp',
+      training: {
+        data: 'untrained (test)',
+        trainImages: 0,
+        validationImages: 0,
+        epochs: 0,
+        bestEpoch: 0,
+        seed: 1,
+        backend: 'wasm',
+        optimizer: 'adam',
+        durationSec: 0,
+      },
+      metrics: { validationAccuracy: 0.5 },
+    }),
+  );
   await activateVersion(id);
 });
 

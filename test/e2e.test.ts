@@ -22,7 +22,7 @@ import type { ImageSummary, MethodName, MethodResults } from '../src/api/contrac
 import { buildModel } from '../src/model/architectures.ts';
 import { loadCifar } from '../src/data/cifar.ts';
 import { selectBackend } from '../src/model/backend.ts';
-import { describeInput, saveModel } from '../src/model/model-files.ts';
+import { newMetadata, saveModel } from '../src/model/model-files.ts';
 import { activateVersion, nextVersionDir } from '../src/model/registry.ts';
 import { isHoldout } from '../src/retrain/local-set.ts';
 import { train } from '../src/train/trainer.ts';
@@ -123,26 +123,26 @@ async function trainSmallModel(cifar: string) {
     learningRate: 1e-3,
   });
   const { id, dir } = await nextVersionDir();
-  await saveModel(model, dir, {
-    format: 'birdgate-model/1',
-    architecture: 'mlp',
-    classNames: ['airplane', 'bird'],
-    input: describeInput(),
-    training: {
-      data: 'generated (e2e test)',
-      trainImages: trainSet.count,
-      validationImages: validationSet.count,
-      epochs: 4,
-      bestEpoch: result.bestEpoch + 1,
-      seed: 1,
-      backend: 'wasm',
-      optimizer: 'adam',
-      durationSec: Math.round(result.durationSec),
-      mode: 'scratch',
-    },
-    metrics: { validationAccuracy: result.validation.accuracy, confusion: result.validation.confusion },
-    createdAt: new Date().toISOString(),
-  });
+  await saveModel(
+    model,
+    dir,
+    newMetadata({
+      architecture: 'mlp',
+      training: {
+        data: 'generated (e2e test)',
+        trainImages: trainSet.count,
+        validationImages: validationSet.count,
+        epochs: 4,
+        bestEpoch: result.bestEpoch + 1,
+        seed: 1,
+        backend: 'wasm',
+        optimizer: 'adam',
+        durationSec: Math.round(result.durationSec),
+        mode: 'scratch',
+      },
+      metrics: { validationAccuracy: result.validation.accuracy, confusion: result.validation.confusion },
+    }),
+  );
   await activateVersion(id);
   model.dispose();
 }

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { bundleElectron } from '../scripts/build-electron.ts';
 import { buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
-import { describeInput, saveModel } from '../src/model/model-files.ts';
+import { newMetadata, saveModel } from '../src/model/model-files.ts';
 import { activateVersion, nextVersionDir } from '../src/model/registry.ts';
 import { tempDir, writeCifarFolder } from './helpers/fixtures.ts';
 
@@ -117,25 +117,25 @@ before(async () => {
   await selectBackend('wasm');
   const model = buildModel('mlp');
   const { id, dir } = await nextVersionDir();
-  await saveModel(model, dir, {
-    format: 'birdgate-model/1',
-    architecture: 'mlp',
-    classNames: ['airplane', 'bird'],
-    input: describeInput(),
-    training: {
-      data: 'untrained (test)',
-      trainImages: 0,
-      validationImages: 0,
-      epochs: 0,
-      bestEpoch: 0,
-      seed: 1,
-      backend: 'wasm',
-      optimizer: 'adam',
-      durationSec: 0,
-    },
-    metrics: { validationAccuracy: 0.5 },
-    createdAt: new Date().toISOString(),
-  });
+  await saveModel(
+    model,
+    dir,
+    newMetadata({
+      architecture: 'mlp',
+      training: {
+        data: 'untrained (test)',
+        trainImages: 0,
+        validationImages: 0,
+        epochs: 0,
+        bestEpoch: 0,
+        seed: 1,
+        backend: 'wasm',
+        optimizer: 'adam',
+        durationSec: 0,
+      },
+      metrics: { validationAccuracy: 0.5 },
+    }),
+  );
   await activateVersion(id);
   const cifar = path.join(home, 'data', 'cifar-10-batches-bin');
   await mkdir(cifar, { recursive: true });

@@ -5,31 +5,28 @@ import * as tf from '@tensorflow/tfjs';
 import { normalizeAll } from '../src/data/batches.ts';
 import { ARCHITECTURES, buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
-import { describeInput, loadModel, saveModel, type ModelMetadata } from '../src/model/model-files.ts';
+import { loadModel, newMetadata, saveModel, type ModelMetadata } from '../src/model/model-files.ts';
 import { predictBird } from '../src/model/predict.ts';
 import { setSeed } from '../src/model/seed.ts';
 import { train } from '../src/train/trainer.ts';
 import { syntheticImages, tempDir } from './helpers/fixtures.ts';
 
-const metadata = (architecture: ModelMetadata['architecture']): ModelMetadata => ({
-  format: 'birdgate-model/1',
-  architecture,
-  classNames: ['airplane', 'bird'],
-  input: describeInput(),
-  training: {
-    data: 'synthetic',
-    trainImages: 1,
-    validationImages: 1,
-    epochs: 1,
-    bestEpoch: 1,
-    seed: 1,
-    backend: 'cpu',
-    optimizer: 'adam',
-    durationSec: 0,
-  },
-  metrics: { validationAccuracy: 0.5 },
-  createdAt: new Date().toISOString(),
-});
+const metadata = (architecture: ModelMetadata['architecture']): ModelMetadata =>
+  newMetadata({
+    architecture,
+    training: {
+      data: 'synthetic',
+      trainImages: 1,
+      validationImages: 1,
+      epochs: 1,
+      bestEpoch: 1,
+      seed: 1,
+      backend: 'cpu',
+      optimizer: 'adam',
+      durationSec: 0,
+    },
+    metrics: { validationAccuracy: 0.5 },
+  });
 
 for (const backend of ['wasm', 'cpu'] as const) {
   test(`every architecture outputs probabilities that sum to 1 (${backend})`, async () => {

@@ -9,7 +9,7 @@ import { normalizeAll, seededRandom } from '../src/data/batches.ts';
 import { buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { resolveModelDir } from '../src/model/locate.ts';
-import { describeInput, saveModel } from '../src/model/model-files.ts';
+import { newMetadata, saveModel } from '../src/model/model-files.ts';
 import { activateVersion, listVersions, modelsDir, nextVersionDir, rollback } from '../src/model/registry.ts';
 import { isHoldout, loadLocalSet, type LabeledFile } from '../src/retrain/local-set.ts';
 import { retrain } from '../src/retrain/retrain.ts';
@@ -51,25 +51,25 @@ before(async () => {
     learningRate: 1e-3,
   });
   const { id, dir } = await nextVersionDir();
-  await saveModel(base, dir, {
-    format: 'birdgate-model/1',
-    architecture: 'mlp',
-    classNames: ['airplane', 'bird'],
-    input: describeInput(),
-    training: {
-      data: 'fixture',
-      trainImages: 200,
-      validationImages: 40,
-      epochs: 2,
-      bestEpoch: 2,
-      seed: 1,
-      backend: 'wasm',
-      optimizer: 'adam',
-      durationSec: 1,
-    },
-    metrics: { validationAccuracy: 1 },
-    createdAt: new Date().toISOString(),
-  });
+  await saveModel(
+    base,
+    dir,
+    newMetadata({
+      architecture: 'mlp',
+      training: {
+        data: 'fixture',
+        trainImages: 200,
+        validationImages: 40,
+        epochs: 2,
+        bestEpoch: 2,
+        seed: 1,
+        backend: 'wasm',
+        optimizer: 'adam',
+        durationSec: 1,
+      },
+      metrics: { validationAccuracy: 1 },
+    }),
+  );
   await activateVersion(id);
   const photos = path.join(home, 'photos');
   await mkdir(photos);

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { CLASS_NAMES } from '../data/labels.ts';
 import { CHANNEL_MEAN, CHANNEL_STD, IMAGE_SIZE } from '../images/normalize.ts';
 import { ARCHITECTURES } from './architectures.ts';
 
@@ -72,8 +73,22 @@ export const metadataSchema = z.object({
 });
 export type ModelMetadata = z.infer<typeof metadataSchema>;
 
-export function describeInput(): ModelMetadata['input'] {
+function describeInput(): ModelMetadata['input'] {
   return { size: IMAGE_SIZE, mean: [...CHANNEL_MEAN], std: [...CHANNEL_STD] };
+}
+
+/** Metadata for a model trained here: the fixed parts (format, classes, normalisation, date) filled in. */
+export function newMetadata(
+  fields: Pick<ModelMetadata, 'architecture' | 'training' | 'metrics'> &
+    Pick<Partial<ModelMetadata>, 'inference'>,
+): ModelMetadata {
+  return {
+    format: 'birdgate-model/1',
+    classNames: [...CLASS_NAMES],
+    input: describeInput(),
+    createdAt: new Date().toISOString(),
+    ...fields,
+  };
 }
 
 export class ModelLoadError extends Error {}

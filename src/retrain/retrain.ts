@@ -8,13 +8,7 @@ import { seededRandom, normalizeAll } from '../data/batches.ts';
 import { concatLabeledImages, loadCifar } from '../data/cifar.ts';
 import type { LabeledImages } from '../data/labels.ts';
 import { buildModel } from '../model/architectures.ts';
-import {
-  describeInput,
-  loadModel,
-  saveModel,
-  setInference,
-  type ModelMetadata,
-} from '../model/model-files.ts';
+import { loadModel, newMetadata, saveModel, setInference, type ModelMetadata } from '../model/model-files.ts';
 import { predictBird } from '../model/predict.ts';
 import { listVersions, nextVersionDir, type VersionInfo } from '../model/registry.ts';
 import { computeMetrics, type Metrics } from '../train/metrics.ts';
@@ -115,11 +109,8 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const disagreements = findDisagreements(previousModel, model, local.holdoutFiles, holdout);
 
   const { id, dir } = await nextVersionDir();
-  const metadata: ModelMetadata = {
-    format: 'birdgate-model/1',
+  const metadata: ModelMetadata = newMetadata({
     architecture: previous.metadata.architecture,
-    classNames: ['airplane', 'bird'],
-    input: describeInput(),
     training: {
       data: useLocal ? 'CIFAR-10 airplane+bird + local corrections' : 'CIFAR-10 airplane+bird',
       trainImages: trainSet.count,
@@ -148,8 +139,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
       localConfusion: evaluation.candidate.local?.confusion ?? null,
     },
     inference: previous.metadata.inference,
-    createdAt: new Date().toISOString(),
-  };
+  });
   await saveModel(model, dir, metadata);
   previousModel.dispose();
   model.dispose();

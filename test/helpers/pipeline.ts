@@ -15,7 +15,7 @@ import type { LabeledImages } from '../../src/data/labels.ts';
 import { PIXELS_PER_IMAGE } from '../../src/images/normalize.ts';
 import { buildModel } from '../../src/model/architectures.ts';
 import { selectBackend } from '../../src/model/backend.ts';
-import { describeInput, saveModel } from '../../src/model/model-files.ts';
+import { newMetadata, saveModel } from '../../src/model/model-files.ts';
 import { setSeed } from '../../src/model/seed.ts';
 import { UNKNOWN_SHA256, type Outcome } from '../../src/pipeline/ingest.ts';
 import { Sorter, type SorterOptions } from '../../src/pipeline/sorter.ts';
@@ -45,25 +45,25 @@ export async function trainTinyModel(dir: string): Promise<string> {
     learningRate: 1e-3,
     seed: 7,
   });
-  await saveModel(model, dir, {
-    format: 'birdgate-model/1',
-    architecture: 'mlp',
-    classNames: ['airplane', 'bird'],
-    input: describeInput(),
-    training: {
-      data: 'synthetic',
-      trainImages: 256,
-      validationImages: 64,
-      epochs: 3,
-      bestEpoch: result.bestEpoch,
-      seed: 7,
-      backend: 'wasm',
-      optimizer: 'adam',
-      durationSec: result.durationSec,
-    },
-    metrics: { validationAccuracy: result.validation.accuracy },
-    createdAt: new Date().toISOString(),
-  });
+  await saveModel(
+    model,
+    dir,
+    newMetadata({
+      architecture: 'mlp',
+      training: {
+        data: 'synthetic',
+        trainImages: 256,
+        validationImages: 64,
+        epochs: 3,
+        bestEpoch: result.bestEpoch,
+        seed: 7,
+        backend: 'wasm',
+        optimizer: 'adam',
+        durationSec: result.durationSec,
+      },
+      metrics: { validationAccuracy: result.validation.accuracy },
+    }),
+  );
   model.dispose();
   return dir;
 }

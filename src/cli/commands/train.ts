@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { loadCifar } from '../../data/cifar.ts';
 import { ARCHITECTURES, buildModel, type Architecture } from '../../model/architectures.ts';
 import { BACKENDS, selectBackend, type BackendChoice } from '../../model/backend.ts';
-import { describeInput, saveModel } from '../../model/model-files.ts';
+import { newMetadata, saveModel } from '../../model/model-files.ts';
 import { SCHEDULES, type Schedule } from '../../train/schedule.ts';
 import { train, type OptimizerName } from '../../train/trainer.ts';
 import { progressBar } from '../progress.ts';
@@ -75,30 +75,30 @@ export function trainCommand(): Command {
         },
       });
       bar?.stop();
-      await saveModel(model, opts.out, {
-        format: 'birdgate-model/1',
-        architecture: opts.arch,
-        classNames: ['airplane', 'bird'],
-        input: describeInput(),
-        training: {
-          data: 'CIFAR-10 airplane+bird',
-          trainImages: trainSet.count,
-          validationImages: validationSet.count,
-          epochs: result.history.length,
-          bestEpoch: result.bestEpoch + 1,
-          seed: opts.seed,
-          backend,
-          optimizer: `${opts.optimizer} ${opts.schedule}`,
-          durationSec: Math.round(result.durationSec),
-          command: `birdgate train ${process.argv.slice(3).join(' ')}`,
-        },
-        metrics: {
-          validationAccuracy: result.validation.accuracy,
-          calibrationError: result.validation.calibrationError,
-          confusion: result.validation.confusion,
-        },
-        createdAt: new Date().toISOString(),
-      });
+      await saveModel(
+        model,
+        opts.out,
+        newMetadata({
+          architecture: opts.arch,
+          training: {
+            data: 'CIFAR-10 airplane+bird',
+            trainImages: trainSet.count,
+            validationImages: validationSet.count,
+            epochs: result.history.length,
+            bestEpoch: result.bestEpoch + 1,
+            seed: opts.seed,
+            backend,
+            optimizer: `${opts.optimizer} ${opts.schedule}`,
+            durationSec: Math.round(result.durationSec),
+            command: `birdgate train ${process.argv.slice(3).join(' ')}`,
+          },
+          metrics: {
+            validationAccuracy: result.validation.accuracy,
+            calibrationError: result.validation.calibrationError,
+            confusion: result.validation.confusion,
+          },
+        }),
+      );
       const summary = {
         out: opts.out,
         validationAccuracy: result.validation.accuracy,
