@@ -11,11 +11,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { locateElectron } from '../src/cli/commands/app.ts';
-import { buildModel } from '../src/model/architectures.ts';
-import { selectBackend } from '../src/model/backend.ts';
-import { newMetadata, saveModel } from '../src/model/model-files.ts';
-import { activateVersion, nextVersionDir } from '../src/model/registry.ts';
 import { tempDir } from './helpers/fixtures.ts';
+import { activateUntrainedModel } from './helpers/models.ts';
 
 const APP_COMMAND = fileURLToPath(new URL('../src/cli/commands/app.ts', import.meta.url));
 const RENDERER_BUILT = fileURLToPath(new URL('../dist/renderer/index.html', import.meta.url));
@@ -73,28 +70,7 @@ before(async () => {
   root = await tempDir('birdgate-app-');
   home = path.join(root, 'home');
   process.env.BIRDGATE_HOME = home;
-  await selectBackend('wasm');
-  const { id, dir } = await nextVersionDir();
-  await saveModel(
-    buildModel('mlp'),
-    dir,
-    newMetadata({
-      architecture: 'mlp',
-      training: {
-        data: 'untrained (test)',
-        trainImages: 0,
-        validationImages: 0,
-        epochs: 0,
-        bestEpoch: 0,
-        seed: 1,
-        backend: 'wasm',
-        optimizer: 'adam',
-        durationSec: 0,
-      },
-      metrics: { validationAccuracy: 0.5 },
-    }),
-  );
-  await activateVersion(id);
+  await activateUntrainedModel();
 });
 
 after(() => rm(root, { recursive: true, force: true }));

@@ -12,11 +12,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { bundleElectron } from '../scripts/build-electron.ts';
-import { buildModel } from '../src/model/architectures.ts';
-import { selectBackend } from '../src/model/backend.ts';
-import { newMetadata, saveModel } from '../src/model/model-files.ts';
-import { activateVersion, nextVersionDir } from '../src/model/registry.ts';
 import { tempDir, writeCifarFolder } from './helpers/fixtures.ts';
+import { activateUntrainedModel } from './helpers/models.ts';
 
 /** The built UI (npm run build:renderer); the page is only checked when it is there. */
 const RENDERER = fileURLToPath(new URL('../dist/renderer', import.meta.url));
@@ -114,29 +111,7 @@ before(async () => {
   home = path.join(root, 'home');
   process.env.BIRDGATE_HOME = home;
   bundle = await bundleElectron();
-  await selectBackend('wasm');
-  const model = buildModel('mlp');
-  const { id, dir } = await nextVersionDir();
-  await saveModel(
-    model,
-    dir,
-    newMetadata({
-      architecture: 'mlp',
-      training: {
-        data: 'untrained (test)',
-        trainImages: 0,
-        validationImages: 0,
-        epochs: 0,
-        bestEpoch: 0,
-        seed: 1,
-        backend: 'wasm',
-        optimizer: 'adam',
-        durationSec: 0,
-      },
-      metrics: { validationAccuracy: 0.5 },
-    }),
-  );
-  await activateVersion(id);
+  await activateUntrainedModel();
   const cifar = path.join(home, 'data', 'cifar-10-batches-bin');
   await mkdir(cifar, { recursive: true });
   await writeCifarFolder(cifar, 20, 20);

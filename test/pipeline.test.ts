@@ -13,13 +13,12 @@ import { promisify } from 'node:util';
 import { AWAITING_MOVE } from '../src/pipeline/ingest.ts';
 import { undoMoves } from '../src/sort/undo.ts';
 import { openStore } from '../src/store/store.ts';
-import { tempDir } from './helpers/fixtures.ts';
+import { pngDeclaring, tempDir } from './helpers/fixtures.ts';
 import {
   disagreements,
   filesUnder,
   jpegSet,
   liveImages,
-  pngDeclaring,
   query,
   sha256,
   STABILITY_MS,

@@ -13,6 +13,7 @@ import {
   readCaptureTime,
   type ImageDecodeErrorCode,
 } from '../src/images/preprocess.ts';
+import { pngDeclaring } from './helpers/fixtures.ts';
 
 type Rgb = readonly [number, number, number];
 const RED: Rgb = [255, 0, 0];
@@ -74,27 +75,6 @@ async function assertDecodeError(
     assert.match(err.message, mentions);
     return true;
   });
-}
-
-/** A PNG whose header claims width×height but holds a single pixel of data: a decompression bomb. */
-async function pngDeclaring(width: number, height: number): Promise<Buffer> {
-  const png = Buffer.from(await solid(1, 1, RED).png().toBuffer());
-  // IHDR is the first chunk: 8-byte signature, 4-byte length, 'IHDR', then width and height.
-  assert.equal(png.toString('latin1', 12, 16), 'IHDR');
-  png.writeUInt32BE(width, 16);
-  png.writeUInt32BE(height, 20);
-  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
-  return png;
-}
-
-// zlib.crc32 only exists from Node 20.15, and engines allows any Node 20.
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
 }
 
 describe('preprocessImage: known pixels in, known tensor out', () => {

@@ -74,3 +74,29 @@ export async function writeJpeg(
     .jpeg({ quality: 90 })
     .toFile(file);
 }
+
+/**
+ * A PNG whose header claims width×height but holds a single pixel of data: a decompression bomb, a few
+ * dozen bytes on disk.
+ */
+export async function pngDeclaring(width: number, height: number): Promise<Buffer> {
+  const png = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
+    .png()
+    .toBuffer();
+  // IHDR is the first chunk: 8-byte signature, 4-byte length, 'IHDR', then width and height.
+  if (png.toString('latin1', 12, 16) !== 'IHDR') throw new Error('unexpected PNG layout');
+  png.writeUInt32BE(width, 16);
+  png.writeUInt32BE(height, 20);
+  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+  return png;
+}
+
+// zlib.crc32 only exists from Node 20.15, and engines allows any Node 20.
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) {
+    crc ^= byte;
+    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
+  }
+  return (crc ^ 0xffffffff) >>> 0;
+}

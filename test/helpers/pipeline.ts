@@ -88,31 +88,6 @@ export async function jpegSet(count: number, seed: number, size = 96): Promise<B
 }
 
 /**
- * A PNG whose header claims width×height but holds a single pixel of data: a decompression bomb, a few
- * dozen bytes on disk (as test/preprocess.test.ts makes it).
- */
-export async function pngDeclaring(width: number, height: number): Promise<Buffer> {
-  const png = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#000' } })
-    .png()
-    .toBuffer();
-  // IHDR is the first chunk: 8-byte signature, 4-byte length, 'IHDR', then width and height.
-  if (png.toString('latin1', 12, 16) !== 'IHDR') throw new Error('unexpected PNG layout');
-  png.writeUInt32BE(width, 16);
-  png.writeUInt32BE(height, 20);
-  png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
-  return png;
-}
-
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-/**
  * Writes `bytes` in `chunks` appends spread over `totalMs`, the way a slow FTP upload grows a file, and
  * returns the moment the last chunk was on disk. Gaps stay well under the stability wait.
  */
