@@ -18,7 +18,7 @@ import { Classifier } from '../classify/classifier.ts';
 import { appDataDir } from '../config/paths.ts';
 import { isSameOrInside, loadSettings, saveSettings, type Settings } from '../config/settings.ts';
 import type { BackendChoice } from '../model/backend.ts';
-import { activateVersion, listVersions, rollback } from '../model/registry.ts';
+import { activateVersion, listVersions, rollback, type VersionInfo } from '../model/registry.ts';
 import { airplaneDir, modelVersionOf } from '../pipeline/ingest.ts';
 import { Sorter } from '../pipeline/sorter.ts';
 import type { ApiService } from '../server/http.ts';
@@ -138,6 +138,13 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
     return undefined;
   };
 
+  /** The watcher classifies with the newly active version from the next image on. */
+  const switchTo = async (version: VersionInfo) => {
+    classifier = await Classifier.load({ modelDir: version.dir, backend: options.backend });
+    sorter.useClassifier(classifier);
+    return toModelVersion(version);
+  };
+
   const handlers: Handlers = {
     async listImages({ filter, limit, offset }) {
       const page = store.listImages({ ...filter, limit, offset });
@@ -241,16 +248,10 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       return training.cancel();
     },
     async activateModel({ id }) {
-      const version = await activateVersion(id);
-      classifier = await Classifier.load({ modelDir: version.dir, backend: options.backend });
-      sorter.useClassifier(classifier);
-      return toModelVersion(version);
+      return switchTo(await activateVersion(id));
     },
     async rollbackModel() {
-      const version = await rollback();
-      classifier = await Classifier.load({ modelDir: version.dir, backend: options.backend });
-      sorter.useClassifier(classifier);
-      return toModelVersion(version);
+      return switchTo(await rollback());
     },
   };
 
