@@ -12,13 +12,11 @@
  * the folder: a rename is atomic, so the stability wait can be short.
  *
  * Usage: npm run bench:watch [-- --count 500] [-- --model DIR] [-- --backend auto|wasm|cpu|tensorflow]
- *          [-- --stability 100] [-- --concurrency 4] [-- --profile] [-- --what-if-sync normal] [-- --stand-in] [-- --keep]
+ *          [-- --stability 100] [-- --concurrency 4] [-- --profile] [-- --stand-in] [-- --keep]
  * Without --model: the active model, else models/default, else (or with --stand-in) a CNN of the shipped
  * architecture trained for a few seconds on the generated patterns: same layers, so the same speed, and
  * it calls half the frames airplanes, so half are moved (a CIFAR model sees these patterns as it likes).
  * --profile also times each stage of one image alone (sha256, EXIF, decode, predict, SQLite, move).
- * --what-if-sync normal runs the store with synchronous=NORMAL: not how Birdgate ships, a measurement of
- * what the per-commit fsync costs.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -59,7 +57,6 @@ const { values } = parseArgs({
     stability: { type: 'string', default: '100' },
     concurrency: { type: 'string' },
     profile: { type: 'boolean', default: false },
-    'what-if-sync': { type: 'string' },
     'stand-in': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     // Internal: the child process that renders the frames (and trains a stand-in model if asked).
@@ -201,7 +198,6 @@ async function measureWatching(
   staging: string,
   names: string[],
   classifier: Classifier,
-  sync: string | undefined,
 ): Promise<Record<string, unknown>> {
   const run = await mkdtemp(path.join(root, 'run-'));
   const cam = path.join(run, 'cam');
@@ -209,7 +205,6 @@ async function measureWatching(
   await mkdir(cam);
   process.env.BIRDGATE_HOME = path.join(run, 'home');
   const store = await openStore();
-  if (sync) (store as unknown as { db: { pragma(s: string): unknown } }).db.pragma(`synchronous = ${sync}`);
   const settings = parseSettings({
     cameras: [{ name: 'cam', folder: cam }],
     airplaneFolder: planes,
@@ -335,15 +330,21 @@ async function profileStages(root: string, files: string[], classifier: Classifi
   const x = await preprocessImage(bytes[0]!);
   const batch4 = new Float32Array(4 * PIXELS_PER_IMAGE);
   for (let k = 0; k < 4; k++) batch4.set(x, k * PIXELS_PER_IMAGE);
+  const ids = files.map(
+    (f, i) =>
+      store.recordImage({ path: f, camera: 'c', size: 1, mtimeMs: 1, sha256: String(i).padStart(64, '0') })
+        .id,
+  );
   return {
     readFile: await timeEach(files, (f) => readFile(f)),
     sha256: await timeEach(files, async (_f, i) => createHash('sha256').update(bytes[i]!).digest('hex')),
-    exif: await timeEach(files, (f) => readCaptureTime(f)),
+    exif: await timeEach(files, async (_f, i) => readCaptureTime(bytes[i]!)),
     decode: await timeEach(files, async (_f, i) => preprocessImage(bytes[i]!)),
     decode4InFlight: await parallelDecode(),
     predict1: await timeEach(files, async () => classifier.predict(x)),
     predict4PerImage: round1((await timeEach(files, async () => classifier.predict(batch4))) / 4),
-    sqliteCommit: await timeEach(files, async (f) => store.addEvent('bench', { f })),
+    sqliteCommitNormal: await timeEach(files, async (f) => store.addEvent('bench', { f })),
+    sqliteCommitFull: await timeEach(files, async (_f, i) => store.setLabel(ids[i]!, 'bird')),
     moveClaimRenameFsyncs: await timeMoves(dir, files.length),
   };
 }
@@ -385,7 +386,7 @@ try {
 
   // Other processes' load: one figure on a shared machine means little without it.
   const [load1] = os.loadavg();
-  const result = await measureWatching(root, staging, names, classifier, undefined);
+  const result = await measureWatching(root, staging, names, classifier);
   console.log(
     JSON.stringify({
       bench: 'watch',
@@ -397,12 +398,6 @@ try {
       load1Before: round1(load1!),
     }),
   );
-  if (values['what-if-sync']) {
-    const whatIf = await measureWatching(root, staging, names, classifier, values['what-if-sync']);
-    console.log(
-      JSON.stringify({ bench: 'watch', whatIf: `synchronous=${values['what-if-sync']}`, ...whatIf }),
-    );
-  }
   if (values.profile) {
     const files = names.slice(0, Math.min(100, names.length)).map((n) => path.join(staging, n));
     const store = await openStore(path.join(root, 'profile.db'));

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { BACKUPS_KEPT, listBackups } from '../src/store/backup.ts';
 import { csvField, exportCsv } from '../src/store/csv.ts';
+import { durably } from '../src/store/durable.ts';
 import { MIGRATIONS } from '../src/store/schema.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import type { NewImage } from '../src/store/types.ts';
@@ -188,6 +189,49 @@ test('record, find by path and by sha256; a replaced file retires the old row', 
     assert.equal(store.findByPath(first.path)?.id, replaced.id);
     assert.ok(store.getImage(first.id)?.retiredAt, 'the old row is kept as history');
     assert.equal(store.listImages().total, 2, 'retired rows are not listed');
+  });
+});
+
+test('commits are NORMAL; a durable commit (journal, labels) is FULL and leaves NORMAL behind, even on error', async () => {
+  await withStore((store, dir) => {
+    const db = new Database(path.join(dir, 'birdgate.db'));
+    try {
+      const sync = () => db.pragma('synchronous', { simple: true });
+      db.pragma('synchronous = NORMAL'); // as openStore sets it
+      const seen: unknown[] = [];
+      durably(db, () => seen.push(sync()));
+      assert.deepEqual([seen, sync()], [[2], 1]);
+      assert.throws(() =>
+        durably(db, () => {
+          db.prepare(`INSERT INTO events (kind, data) VALUES ('x', 'null')`).run();
+          throw new Error('boom');
+        }),
+      );
+      assert.equal(sync(), 1);
+      assert.equal(db.prepare(`SELECT count(*) AS n FROM events WHERE kind = 'x'`).pluck().get(), 0);
+    } finally {
+      db.close();
+    }
+    const row = store.recordImage(image(1));
+    store.setLabel(row.id, 'bird');
+    assert.equal(store.getListItem(row.id)?.userLabel, 'bird');
+  });
+});
+
+test('airplanes awaiting a move are found by their mark, whatever p(bird) the threshold let through', async () => {
+  await withStore((store) => {
+    const [a, b, c] = [1, 2, 3].map((n) => store.recordImage(image(n)));
+    // p(bird) 0.6 but moved under a threshold of 0.3 on p(airplane): its label says bird.
+    store.addPrediction({ imageId: a!.id, modelVersion: 'v1', pBird: 0.6, label: 'bird' });
+    store.setStatus(a!.id, 'classified', 'Not moved yet');
+    store.addPrediction({ imageId: b!.id, modelVersion: 'v1', pBird: 0.1, label: 'airplane' });
+    store.setStatus(b!.id, 'classified', 'Not moved yet');
+    store.setLabel(b!.id, 'bird'); // the user says it stays
+    store.setStatus(c!.id, 'classified');
+    assert.deepEqual(
+      store.unsortedAirplanes().map((i) => i.id),
+      [a!.id],
+    );
   });
 });
 

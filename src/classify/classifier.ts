@@ -45,7 +45,7 @@ export class Classifier {
 
   /** Decodes and classifies one image; throws ImageDecodeError for input it cannot read as an image. */
   async classifyFile(input: string | Buffer, name?: string): Promise<Decision> {
-    const x = await preprocessImage(input, name ? { name } : {});
+    const x = await this.batcher.decoding(preprocessImage(input, name ? { name } : {}));
     return decide(await this.batcher.pBird(x));
   }
 

@@ -83,8 +83,7 @@ export async function ingest(ctx: IngestContext, file: string, camera: string): 
   }
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   const original = store.findBySha256(sha256);
-  // Nothing to read in an empty file, and exifr leaves a file handle open on one (closed only by GC).
-  const captureTime = bytes.length ? ((await readCaptureTime(file))?.toISOString() ?? null) : null;
+  const captureTime = (await readCaptureTime(bytes))?.toISOString() ?? null;
   const image =
     resumed?.sha256 === sha256
       ? resumed
@@ -99,14 +98,15 @@ export async function ingest(ctx: IngestContext, file: string, camera: string): 
 
   if (original && original.id !== image.id && original.pBird !== null) {
     // The same bytes were seen before: reuse that result and leave this copy for the user to review.
-    store.markDuplicate(image.id, original.id);
-    store.addPrediction({
-      imageId: image.id,
-      modelVersion: original.modelVersion!,
-      pBird: original.pBird,
-      label: original.predictedLabel!,
+    store.transaction(() => {
+      store.markDuplicate(image.id, original.id);
+      store.addPrediction({
+        imageId: image.id,
+        modelVersion: original.modelVersion!,
+        pBird: original.pBird!,
+        label: original.predictedLabel!,
+      });
     });
-    store.setStatus(image.id, 'duplicate');
     return { kind: 'duplicate', image: store.getImage(image.id)!, of: original.id };
   }
 
@@ -119,15 +119,17 @@ export async function ingest(ctx: IngestContext, file: string, camera: string): 
     store.setStatus(image.id, 'unreadable', error.message);
     return { kind: 'unreadable', image: store.getImage(image.id)!, error: error.message };
   }
-  store.addPrediction({ imageId: image.id, modelVersion: modelVersionOf(classifier), pBird, label });
   const decision = decideAction(1 - pBird, settings);
+  // An airplane is marked before its move, so that if Birdgate stops before the move is done (or recovery
+  // rolls it back) it is among those retried; a done move clears the mark.
+  const awaitingMove = decision === 'airplane' && settings.action !== 'tag' ? AWAITING_MOVE : null;
+  store.transaction(() => {
+    store.addPrediction({ imageId: image.id, modelVersion: modelVersionOf(classifier), pBird, label });
+    store.setStatus(image.id, decision === 'uncertain' ? 'uncertain' : 'classified', awaitingMove);
+  });
   if (decision !== 'airplane') {
-    store.setStatus(image.id, decision === 'uncertain' ? 'uncertain' : 'classified');
     return { kind: 'classified', image: store.getImage(image.id)!, pBird, decision };
   }
-  // Marked before the move, so that if Birdgate stops before the move is done (or recovery rolls it back)
-  // the airplane is among those retried; a done move clears the mark.
-  store.setStatus(image.id, 'classified', settings.action === 'tag' ? null : AWAITING_MOVE);
   const result = await sortAirplane(store, image, settings);
   return { kind: 'classified', image: store.getImage(image.id)!, pBird, decision, ...result };
 }

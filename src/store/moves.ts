@@ -6,6 +6,7 @@
 import type Database from 'better-sqlite3';
 import path from 'node:path';
 import type { MoveRow, NewMove, Page } from './types.ts';
+import { durably } from './durable.ts';
 
 const NOW = `strftime('%Y-%m-%dT%H:%M:%fZ', 'now')`;
 const MOVE_COLUMNS = `id, image_id AS imageId, from_path AS fromPath, to_path AS toPath, kind, state,
@@ -86,38 +87,38 @@ export class MoveJournal {
    * `toPath` (pick the next name); throws when the image itself has a move in progress.
    */
   begin(move: NewMove): MoveRow | undefined {
-    return this.db
-      .transaction(() => {
-        if (this.statements.imageInFlight.get(move.imageId)) {
-          throw new Error(`Image ${move.imageId} already has a move in progress`);
-        }
-        if (this.statements.targetInFlight.get(move.toPath)) return undefined;
-        const row = this.statements.insert.get(
-          move.imageId,
-          move.fromPath,
-          move.toPath,
-          move.kind,
-          move.undoOf ?? null,
-          move.imageId,
-        );
-        if (!row) throw new Error(`No image ${move.imageId}`);
-        return this.get(row.id);
-      })
-      .immediate();
+    return durably(this.db, () => {
+      if (this.statements.imageInFlight.get(move.imageId)) {
+        throw new Error(`Image ${move.imageId} already has a move in progress`);
+      }
+      if (this.statements.targetInFlight.get(move.toPath)) return undefined;
+      const row = this.statements.insert.get(
+        move.imageId,
+        move.fromPath,
+        move.toPath,
+        move.kind,
+        move.undoOf ?? null,
+        move.imageId,
+      );
+      if (!row) throw new Error(`No image ${move.imageId}`);
+      return this.get(row.id);
+    });
   }
 
   /** Points an intent at another name (its first choice was taken on disk); undefined if that one is taken too. */
   retarget(id: number, toPath: string): MoveRow | undefined {
-    return this.db
-      .transaction(() => {
-        if (this.statements.targetInFlight.get(toPath)) return undefined;
-        this.statements.retarget.run(toPath, id);
-        return this.get(id);
-      })
-      .immediate();
+    return durably(this.db, () => {
+      if (this.statements.targetInFlight.get(toPath)) return undefined;
+      this.statements.retarget.run(toPath, id);
+      return this.get(id);
+    });
   }
 
-  /** Marks the move done and updates the image to match the disk, in one transaction. */
+  /**
+   * Marks the move done and updates the image to match the disk, in one transaction. Not fsync'd: if a
+   * power cut loses it, the intent is still on disk and recovery settles it from the disk at the next
+   * start, as after a crash between the rename and this commit. The next durable commit flushes it.
+   */
   complete(id: number): MoveRow {
     return this.db
       .transaction(() => {

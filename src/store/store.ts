@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { appDataDir } from '../config/paths.ts';
 import { CLASS_NAMES, type ClassName } from '../data/labels.ts';
 import { backupDatabase, backupIfDue } from './backup.ts';
+import { durably } from './durable.ts';
 import { MoveJournal } from './moves.ts';
 import { applyMigrations, MIGRATIONS, schemaVersion, type Migration } from './schema.ts';
 import {
@@ -85,10 +86,12 @@ function prepare(db: Database.Database) {
       `SELECT i.id AS imageId, i.path, i.sha256, l.label FROM images i ${USER_LABEL}
        WHERE ${LIVE} AND l.label IS NOT NULL ORDER BY i.id`,
     ),
+    // A classified image carries an error only while its move is pending or failed. Selected by that, not
+    // by the predicted label: with a threshold other than 0.5 an airplane decision can have p(bird) > 0.5.
     unsortedAirplanes: db.prepare<[], ImageRow>(
-      `SELECT ${IMAGE_COLUMNS} FROM images i ${LATEST_PREDICTION} ${USER_LABEL}
+      `SELECT ${IMAGE_COLUMNS} FROM images i ${USER_LABEL}
        WHERE ${LIVE} AND i.status = 'classified' AND i.error IS NOT NULL
-         AND coalesce(l.label, p.label) = 'airplane' ORDER BY i.id`,
+         AND coalesce(l.label, 'airplane') = 'airplane' ORDER BY i.id`,
     ),
     retireAt: db.prepare<[string], { id: number }>(
       `UPDATE images SET retired_at = ${NOW}, updated_at = ${NOW} WHERE path = ? AND retired_at IS NULL
@@ -139,6 +142,11 @@ export class Store {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Runs `fn` (several of these methods) as one transaction: all of it is recorded, or none. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
   }
 
   getImage(id: number): ImageRow | undefined {
@@ -196,7 +204,7 @@ export class Store {
 
   /** The user's label for an image (a correction or a confirmation); a later one replaces it. */
   setLabel(imageId: number, label: ClassName): void {
-    this.statements.setLabel.run(imageId, label);
+    durably(this.db, () => this.statements.setLabel.run(imageId, label));
   }
 
   addEvent(kind: string, data: unknown, imageId?: number): number {
@@ -210,7 +218,7 @@ export class Store {
 
   /** Takes back the user's label (an undone correction): the image is unverified again. */
   clearLabel(imageId: number): void {
-    this.statements.clearLabel.run(imageId);
+    durably(this.db, () => this.statements.clearLabel.run(imageId));
   }
 
   /** How often a model version's predictions match the user's labels, per camera. */
@@ -305,9 +313,10 @@ export async function openStore(file = defaultStoreFile(), options: OpenStoreOpt
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
-    // In WAL mode NORMAL syncs only at checkpoints, so a commit can vanish on power loss; FULL syncs every
-    // commit, so a move's intent is on disk before its file is touched (docs/store.md).
-    db.pragma('synchronous = FULL');
+    // In WAL mode NORMAL syncs only at checkpoints: a commit survives any crash of Birdgate but can vanish
+    // on power loss. That is fine for what Birdgate would redo (records, predictions, statuses); the move
+    // journal and the user's labels commit `durably`, with FULL (docs/store.md).
+    db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     const version = schemaVersion(db);
     if (version > migrations.length) {

@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import { EventEmitter } from 'node:events';
 import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -7,6 +7,7 @@ import type { Camera, Settings } from '../config/settings.ts';
 import { isImageName } from '../images/extensions.ts';
 import { probeFolder } from './folder-probe.ts';
 import { createIgnoreMatcher, type IgnoreMatcher } from './ignore-rules.ts';
+import { LeanFSWatcher } from './lean-fs-watcher.ts';
 import { findMissedImages } from './missed-files.ts';
 import { sameFingerprint, StabilityGate, type Fingerprint } from './stability-gate.ts';
 
@@ -192,7 +193,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
   async #attach(cw: CameraWatch, identity: string, scan: boolean): Promise<void> {
     const { folder, name } = cw.camera;
     const { polling, depth, stabilityMs } = this.#settings;
-    const fsWatcher = watch(folder, {
+    const fsWatcher = new LeanFSWatcher({
       ignored: cw.ignored,
       ignoreInitial: !scan,
       depth,
@@ -204,7 +205,7 @@ export class FolderWatcher extends EventEmitter<FolderWatcherEvents> {
       // An unreadable subfolder should not take the whole camera down; unreadable files still reach the
       // consumer, which records why.
       ignorePermissionErrors: true,
-    });
+    }).add(folder);
     cw.fsWatcher = fsWatcher;
     cw.identity = identity;
     cw.scanning = true;

@@ -1,5 +1,4 @@
 import path from 'node:path';
-import { isSameOrInside } from '../config/settings.ts';
 import { isImageName } from '../images/extensions.ts';
 
 // Names uploaders, browsers and editors give files that are still being written.
@@ -24,13 +23,23 @@ export type IgnoreMatcher = (file: string, type?: { isFile(): boolean }) => bool
  * "2024.05.01" and pruning one would hide every image in it.
  */
 export function createIgnoreMatcher(root: string, excluded: string[]): IgnoreMatcher {
-  const rootDir = path.resolve(root);
-  const excludedDirs = excluded.map((p) => path.resolve(p));
+  // chokidar asks about every entry each time it re-lists a folder, so this is plain string work on
+  // prefixes computed once: no path.relative (two resolves per call) per folder per entry.
+  const rootDir = comparable(path.resolve(root));
+  const rootPrefix = asPrefix(rootDir);
+  const excludedDirs = excluded.map((p) => comparable(path.resolve(p)));
+  const excludedPrefixes = excludedDirs.map(asPrefix);
   return (file, type) => {
-    const absolute = path.resolve(file);
-    if (excludedDirs.some((dir) => isSameOrInside(absolute, dir))) return true;
-    if (absolute === rootDir || !isSameOrInside(absolute, rootDir)) return false;
-    if (path.relative(rootDir, absolute).split(path.sep).some(isHiddenOrPartialName)) return true;
+    const absolute = comparable(path.resolve(file));
+    if (excludedDirs.some((dir, i) => absolute === dir || absolute.startsWith(excludedPrefixes[i]!))) {
+      return true;
+    }
+    if (!absolute.startsWith(rootPrefix)) return false; // the root itself, or outside it
+    if (absolute.slice(rootPrefix.length).split(path.sep).some(isHiddenOrPartialName)) return true;
     return type?.isFile() === true && !isImageName(absolute);
   };
 }
+
+/** Windows paths compare case-insensitively (as path.win32.relative does). */
+const comparable = (p: string) => (path.sep === '\\' ? p.toLowerCase() : p);
+const asPrefix = (dir: string) => (dir.endsWith(path.sep) ? dir : dir + path.sep);

@@ -1,0 +1,79 @@
+import { FSWatcher, type ChokidarOptions } from 'chokidar';
+
+type ReaddirpOptions = NonNullable<Parameters<FSWatcher['_readdirp']>[1]>;
+type Filter = ReaddirpOptions['fileFilter'];
+
+/** The shortest time between two re-reads of one folder while files keep arriving. */
+export const REREAD_GAP_MS = 250;
+
+type HandleRead = FSWatcher['_nodeFsHandler']['_handleRead'];
+
+/**
+ * chokidar with cheaper folder re-reads. Whenever anything in a folder changes, chokidar lists the whole
+ * folder again to find what changed, and when more events arrived meanwhile it lists it again the moment
+ * it is done: during a burst of uploads it re-reads back to back, and each read lstat()s every entry. A
+ * camera folder keeps every bird, so that cost grows with months of images; in a 500-file burst it took
+ * more of the JS thread than decoding did (docs/benchmarks.md). Two changes, both inside what chokidar 4
+ * declares in its types (test/watch.test.ts covers what depends on them):
+ * - a folder is re-read at most every REREAD_GAP_MS: events in between are served by one later read;
+ * - the listing uses readdir's directory entries, which already know their type, instead of an lstat()
+ *   per entry. New files are still stat'ed by chokidar before their `add` event, so events carry Stats.
+ */
+export class LeanFSWatcher extends FSWatcher {
+  readonly #lastRead = new Map<string, number>();
+  readonly #deferred = new Map<string, { timer: NodeJS.Timeout; args: Parameters<HandleRead> }>();
+
+  constructor(options: ChokidarOptions) {
+    // chokidar checks read permission on a listed entry's mode, which a Dirent lacks. Unreadable files
+    // are passed on anyway: the consumer records why they cannot be read.
+    super({ ...options, ignorePermissionErrors: true });
+    const handler = this._nodeFsHandler;
+    const read: HandleRead = handler._handleRead.bind(handler);
+    handler._handleRead = (...args) => {
+      const [directory, initialAdd] = args;
+      const wait = (this.#lastRead.get(directory) ?? -Infinity) + REREAD_GAP_MS - performance.now();
+      if (initialAdd || wait <= 0) {
+        this.#lastRead.set(directory, performance.now());
+        return read(...args);
+      }
+      const deferred = this.#deferred.get(directory);
+      if (deferred) deferred.args = args;
+      else {
+        const timer = setTimeout(() => {
+          const { args: latest } = this.#deferred.get(directory)!;
+          this.#deferred.delete(directory);
+          if (this.closed) return;
+          this.#lastRead.set(directory, performance.now());
+          // Rejects only when the watcher closed under the read: nothing left to report.
+          read(...latest)?.catch(() => {});
+        }, wait);
+        this.#deferred.set(directory, { timer, args });
+      }
+      return undefined;
+    };
+  }
+
+  override close(): Promise<void> {
+    for (const { timer } of this.#deferred.values()) clearTimeout(timer);
+    this.#deferred.clear();
+    return super.close();
+  }
+
+  override _readdirp(root: string, opts: Partial<ReaddirpOptions> = {}) {
+    return super._readdirp(root, {
+      ...opts,
+      alwaysStat: false,
+      fileFilter: withDirentAsStats(opts.fileFilter),
+      directoryFilter: withDirentAsStats(opts.directoryFilter),
+    });
+  }
+}
+
+/** chokidar's filters and its listing read `entry.stats`; a Dirent answers the same isFile/isSymbolicLink. */
+function withDirentAsStats(filter: Filter): Filter {
+  if (typeof filter !== 'function') return filter;
+  return (entry) => {
+    entry.stats ??= entry.dirent as unknown as NonNullable<typeof entry.stats>;
+    return filter(entry);
+  };
+}
