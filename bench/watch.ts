@@ -11,17 +11,19 @@
  * Frames are made once, up front, in a child process (so its memory is not counted), then renamed into
  * the folder: a rename is atomic, so the stability wait can be short.
  *
- * Usage: npm run bench:watch [-- --count 500] [-- --model DIR] [-- --backend auto|wasm|cpu|tensorflow]
+ * Usage: npm run bench:watch [-- --count 500] [-- --preload 0] [-- --model DIR] [-- --backend auto|wasm|cpu|tensorflow]
  *          [-- --stability 100] [-- --concurrency 4] [-- --profile] [-- --stand-in] [-- --keep]
  * Without --model: the active model, else models/default, else (or with --stand-in) a CNN of the shipped
  * architecture trained for a few seconds on the generated patterns: same layers, so the same speed, and
  * it calls half the frames airplanes, so half are moved (a CIFAR model sees these patterns as it likes).
+ * --preload N first fills the camera folder with N older files (small stand-ins) that are not
+ * ingested (scanExisting off): a folder that has kept months of birds, which every re-read lists.
  * --profile also times each stage of one image alone (sha256, EXIF, decode, predict, SQLite, move).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,6 +54,7 @@ const BASE_DATE = '2024:05:01 12:00:00';
 const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '500' },
+    preload: { type: 'string', default: '0' },
     model: { type: 'string' },
     backend: { type: 'string', default: 'auto' },
     stability: { type: 'string', default: '100' },
@@ -203,12 +206,20 @@ async function measureWatching(
   const cam = path.join(run, 'cam');
   const planes = path.join(run, 'planes');
   await mkdir(cam);
+  const preloaded = Array.from(
+    { length: Number(values.preload) },
+    (_, i) => `OLD_${String(i).padStart(6, '0')}.jpg`,
+  );
+  // Only listed, never read: small files will do (hard links would share the new frames' inodes, whose
+  // attribute changes chokidar reports as changes to the old names).
+  for (const name of preloaded) await writeFile(path.join(cam, name), 'old');
   process.env.BIRDGATE_HOME = path.join(run, 'home');
   const store = await openStore();
   const settings = parseSettings({
     cameras: [{ name: 'cam', folder: cam }],
     airplaneFolder: planes,
     stabilityMs: Number(values.stability),
+    scanExisting: false,
   });
   const sorter = new Sorter(store, classifier, settings, {
     ...(values.concurrency ? { concurrency: Number(values.concurrency) } : {}),
@@ -255,6 +266,7 @@ async function measureWatching(
   const elu = performance.eventLoopUtilization(elu0);
   await sorter.close();
   store.close();
+  for (const name of preloaded) await unlink(path.join(cam, name));
   // Put the frames back for the next measurement.
   for (const name of await readdir(cam)) await rename(path.join(cam, name), path.join(staging, name));
   for (const name of await readdir(path.join(planes, 'cam')).catch(() => []))
@@ -395,6 +407,7 @@ try {
       arch: classifier.metadata.architecture,
       frameKb,
       stabilityMs: Number(values.stability),
+      preloaded: Number(values.preload),
       load1Before: round1(load1!),
     }),
   );

@@ -47,7 +47,9 @@ const moduleUrls: Plugin = {
 };
 
 // dist/electron/ is two levels below the app's root.
+// First line of the main bundle, before libuv's thread pool starts: as bin/birdgate sets it (docs/benchmarks.md).
 const BANNER =
+  'process.env.UV_THREADPOOL_SIZE ??= "16";' +
   'const __birdgateUrl = (segments) => require("node:url").pathToFileURL(' +
   'require("node:path").join(__dirname, "..", "..", ...segments)).href;';
 

@@ -6,6 +6,7 @@ import { normalizeAll } from '../src/data/batches.ts';
 import { ARCHITECTURES, buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { loadModel, newMetadata, saveModel, type ModelMetadata } from '../src/model/model-files.ts';
+import { inferenceGraph } from '../src/model/inference-graph.ts';
 import { predictBird } from '../src/model/predict.ts';
 import { setSeed } from '../src/model/seed.ts';
 import { train } from '../src/train/trainer.ts';
@@ -43,6 +44,52 @@ for (const backend of ['wasm', 'cpu'] as const) {
     }
   });
 }
+
+for (const backend of ['wasm', 'cpu'] as const) {
+  test(`the folded inference graph gives model.predict's probabilities for every architecture (${backend})`, async () => {
+    await selectBackend(backend);
+    const x = tf.randomNormal([5, 32, 32, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
+    for (const arch of ARCHITECTURES) {
+      const model = buildModel(arch);
+      // Trained-looking BatchNorm statistics, so folding them is really exercised.
+      for (const layer of model.layers.filter((l) => l.getClassName() === 'BatchNormalization')) {
+        const n = layer.getWeights()[0]!.shape[0]!;
+        layer.setWeights([
+          tf.randomUniform([n], 0.5, 2, 'float32', 3),
+          tf.randomNormal([n], 0, 0.5, 'float32', 4),
+          tf.randomNormal([n], 0, 0.5, 'float32', 5),
+          tf.randomUniform([n], 0.2, 3, 'float32', 6),
+        ]);
+      }
+      const graph = inferenceGraph(model);
+      assert.ok(graph, `${arch}: every layer is supported`);
+      const expected = (model.predict(x) as tf.Tensor).dataSync();
+      const actual = graph.run(x).dataSync();
+      assert.equal(actual.length, expected.length);
+      const worst = Math.max(...expected.map((e, i) => Math.abs(e - actual[i]!)));
+      assert.ok(worst < 1e-4, `${arch}: largest difference ${worst}`);
+      graph.dispose();
+      model.dispose();
+    }
+  });
+}
+
+test('a model with a layer the inference graph does not know is run by tfjs-layers', async () => {
+  await selectBackend('cpu');
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [32, 32, 3], filters: 2, kernelSize: 3 }),
+      tf.layers.upSampling2d({}),
+      tf.layers.globalAveragePooling2d({}),
+      tf.layers.softmax(),
+    ],
+  });
+  const before = tf.memory().numTensors;
+  assert.equal(inferenceGraph(model), undefined);
+  assert.equal(tf.memory().numTensors, before, 'nothing leaked');
+  const x = normalizeAll(syntheticImages(2, 1));
+  assert.equal(predictBird(model, x).length, 2);
+});
 
 test('save then load gives identical predictions and keeps the metadata', async () => {
   await selectBackend('wasm');

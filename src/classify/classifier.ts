@@ -7,6 +7,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { ClassName } from '../data/labels.ts';
 import { preprocessImage } from '../images/preprocess.ts';
 import { selectBackend, type BackendChoice } from '../model/backend.ts';
+import { inferenceGraph, type InferenceGraph } from '../model/inference-graph.ts';
 import { loadModel, type ModelMetadata } from '../model/model-files.ts';
 import { predictBird } from '../model/predict.ts';
 import { resolveModelDir } from '../model/locate.ts';
@@ -27,8 +28,12 @@ export class Classifier {
     readonly metadata: ModelMetadata,
     readonly modelDir: string,
     readonly backend: string,
-  ) {}
+  ) {
+    // The classifier's model is never trained further, so its weights can be folded once.
+    this.graph = inferenceGraph(model);
+  }
 
+  private readonly graph: InferenceGraph | undefined;
   private readonly batcher = new PredictionBatcher((x) => this.predict(x));
 
   static async load(options: { modelDir?: string; backend?: BackendChoice } = {}): Promise<Classifier> {
@@ -40,7 +45,7 @@ export class Classifier {
 
   /** p(bird) for already-normalised 32×32 images laid end to end. */
   predict(x: Float32Array): Float32Array {
-    return predictBird(this.model, x);
+    return predictBird(this.model, x, this.graph);
   }
 
   /** Decodes and classifies one image; throws ImageDecodeError for input it cannot read as an image. */

@@ -3,8 +3,8 @@ import { FSWatcher, type ChokidarOptions } from 'chokidar';
 type ReaddirpOptions = NonNullable<Parameters<FSWatcher['_readdirp']>[1]>;
 type Filter = ReaddirpOptions['fileFilter'];
 
-/** The shortest time between two re-reads of one folder while files keep arriving. */
-export const REREAD_GAP_MS = 250;
+/** The shortest time between two re-reads of one folder while files keep arriving (chokidar meant 1 s too). */
+export const REREAD_GAP_MS = 1000;
 
 type HandleRead = FSWatcher['_nodeFsHandler']['_handleRead'];
 
