@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
@@ -14,6 +13,7 @@ import {
   parseCifarRecords,
 } from '../src/data/cifar.ts';
 import { AIRPLANE, BIRD } from '../src/data/labels.ts';
+import { tempDir } from './helpers/fixtures.ts';
 
 /** One CIFAR binary record: label byte, then R, G and B planes with distinct per-seed patterns. */
 function record(label: number, seed: number): Buffer {
@@ -45,7 +45,7 @@ async function writeBatches(dir: string): Promise<void> {
 
 let tmp: string;
 before(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'birdgate-cifar-'));
+  tmp = await tempDir('birdgate-cifar-');
 });
 after(async () => {
   await rm(tmp, { recursive: true, force: true });

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as tar from 'tar';
 import { loadCifar } from '../src/data/cifar.ts';
 import { ChecksumError, DownloadError, downloadFile } from '../src/data/download.ts';
+import { tempDir } from './helpers/fixtures.ts';
 
 interface ServerOptions {
   /** The first request for /file gets half the body, then the socket is destroyed. */
@@ -84,7 +84,7 @@ let archiveMd5: string;
 const RECORDS = 120;
 
 before(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'birdgate-download-'));
+  tmp = await tempDir('birdgate-download-');
   // A real (tiny) CIFAR archive; random pixels keep gzip from shrinking it to a single chunk.
   const batchDir = path.join(tmp, 'src', 'cifar-10-batches-bin');
   await mkdir(batchDir, { recursive: true });

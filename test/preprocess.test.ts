@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp, { type Sharp } from 'sharp';
@@ -13,7 +12,7 @@ import {
   readCaptureTime,
   type ImageDecodeErrorCode,
 } from '../src/images/preprocess.ts';
-import { pngDeclaring } from './helpers/fixtures.ts';
+import { pngDeclaring, tempDir } from './helpers/fixtures.ts';
 
 type Rgb = readonly [number, number, number];
 const RED: Rgb = [255, 0, 0];
@@ -23,7 +22,7 @@ const BLACK: Rgb = [0, 0, 0];
 
 let dir: string;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'birdgate-preprocess-'));
+  dir = await tempDir('birdgate-preprocess-');
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });

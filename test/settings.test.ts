@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -14,12 +13,13 @@ import {
   settingsPath,
   type SettingsInput,
 } from '../src/config/settings.ts';
+import { tempDir } from './helpers/fixtures.ts';
 
 let home: string;
 const savedHome = process.env.BIRDGATE_HOME;
 
 before(async () => {
-  home = await mkdtemp(path.join(os.tmpdir(), 'birdgate-settings-'));
+  home = await tempDir('birdgate-settings-');
   process.env.BIRDGATE_HOME = home;
 });
 

@@ -6,8 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +15,7 @@ import { recoverMoves } from '../src/sort/recover.ts';
 import { sha256File } from '../src/sort/sha256.ts';
 import { undoMoves } from '../src/sort/undo.ts';
 import { openStore } from '../src/store/store.ts';
+import { tempDir } from './helpers/fixtures.ts';
 
 const ROUNDS = 10;
 const IMAGES = 24;
@@ -88,7 +88,7 @@ if (process.env.BIRDGATE_CRASH_CHILD) {
   await child(process.env.BIRDGATE_CRASH_CHILD);
 } else {
   test(`SIGKILL at random moments during moves and undos, ${ROUNDS} times: every file exists exactly once`, async (t) => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'birdgate-crash-'));
+    const root = await tempDir('birdgate-crash-');
     const setup = await openStore(dbFile(root));
     for (let i = 0; i < IMAGES; i++) {
       const camera = CAMERAS[i % CAMERAS.length]!;

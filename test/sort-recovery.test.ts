@@ -4,8 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { PARTIAL_PREFIX } from '../src/sort/files.ts';
@@ -14,6 +13,7 @@ import { recoverMoves } from '../src/sort/recover.ts';
 import { sha256File } from '../src/sort/sha256.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import type { ImageRow, MoveKind, MoveRow } from '../src/store/types.ts';
+import { tempDir } from './helpers/fixtures.ts';
 
 interface Scene {
   store: Store;
@@ -27,7 +27,7 @@ interface Scene {
 }
 
 async function scene(): Promise<Scene> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'birdgate-recover-'));
+  const root = await tempDir('birdgate-recover-');
   const store = await openStore(path.join(root, 'birdgate.db'));
   const pond = path.join(root, 'pond');
   const planes = path.join(root, 'planes');

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, mkdir, readdir, readFile, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { moveFile } from '../src/sort/move.ts';
@@ -11,6 +10,7 @@ import { MoveError } from '../src/sort/transfer.ts';
 import { undoMoves } from '../src/sort/undo.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import type { ImageRow } from '../src/store/types.ts';
+import { tempDir } from './helpers/fixtures.ts';
 
 const MTIME = new Date('2021-06-01T12:34:56.000Z');
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -24,7 +24,7 @@ interface World {
 }
 
 async function world(): Promise<World> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'birdgate-sort-'));
+  const root = await tempDir('birdgate-sort-');
   const store = await openStore(path.join(root, 'birdgate.db'));
   const planes = path.join(root, 'planes');
   return {

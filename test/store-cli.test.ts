@@ -5,8 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -14,6 +13,7 @@ import { parseSince } from '../src/cli/commands/undo.ts';
 import { moveFile } from '../src/sort/move.ts';
 import { sha256File } from '../src/sort/sha256.ts';
 import { openStore } from '../src/store/store.ts';
+import { tempDir } from './helpers/fixtures.ts';
 
 const run = promisify(execFile);
 let home: string;
@@ -29,7 +29,7 @@ async function command(file: string, factory: string, args: string[]) {
 }
 
 before(async () => {
-  home = await mkdtemp(path.join(os.tmpdir(), 'birdgate-cli-'));
+  home = await tempDir('birdgate-cli-');
   planes = path.join(home, 'planes');
   const store = await openStore(path.join(home, 'birdgate.db'));
   for (const [camera, name, label] of [

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -10,8 +9,8 @@ import { durably } from '../src/store/durable.ts';
 import { MIGRATIONS } from '../src/store/schema.ts';
 import { openStore, type Store } from '../src/store/store.ts';
 import type { NewImage } from '../src/store/types.ts';
+import { tempDir } from './helpers/fixtures.ts';
 
-const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'birdgate-store-'));
 const sha = (n: number) => n.toString(16).padStart(64, '0');
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -37,7 +36,7 @@ function inspect<T>(file: string, read: (db: Database.Database) => T): T {
 }
 
 async function withStore<T>(use: (store: Store, dir: string) => T | Promise<T>): Promise<T> {
-  const dir = await tempDir();
+  const dir = await tempDir('birdgate-store-');
   const store = await openStore(path.join(dir, 'birdgate.db'));
   try {
     return await use(store, dir);
@@ -47,7 +46,7 @@ async function withStore<T>(use: (store: Store, dir: string) => T | Promise<T>):
 }
 
 test('a new database gets the whole schema in WAL mode; reopening keeps data and migrates nothing', async () => {
-  const dir = await tempDir();
+  const dir = await tempDir('birdgate-store-');
   const file = path.join(dir, 'birdgate.db');
   const store = await openStore(file);
   store.recordImage(image(1));
@@ -102,7 +101,7 @@ test('foreign keys and CHECK constraints are enforced', async () => {
 });
 
 test('refuses a database written by a newer Birdgate', async () => {
-  const dir = await tempDir();
+  const dir = await tempDir('birdgate-store-');
   const file = path.join(dir, 'birdgate.db');
   (await openStore(file)).close();
   const db = new Database(file);
@@ -112,7 +111,7 @@ test('refuses a database written by a newer Birdgate', async () => {
 });
 
 test('an existing database is backed up before a migration, as it was before it', async () => {
-  const dir = await tempDir();
+  const dir = await tempDir('birdgate-store-');
   const file = path.join(dir, 'birdgate.db');
   const store = await openStore(file);
   store.recordImage(image(1));
@@ -137,7 +136,7 @@ test('an existing database is backed up before a migration, as it was before it'
 });
 
 test('a daily backup when the newest is over a day old; the newest five are kept', async () => {
-  const dir = await tempDir();
+  const dir = await tempDir('birdgate-store-');
   const file = path.join(dir, 'birdgate.db');
   const backups = path.join(dir, 'backups');
   const start = Date.parse('2024-05-01T08:00:00Z');

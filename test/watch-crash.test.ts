@@ -40,6 +40,8 @@ after(async () => {
 
 interface Run {
   stderr: () => string;
+  /** Lines printed on stdout: one per image handled. */
+  handled: () => number;
   kill(signal: NodeJS.Signals): void;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -47,14 +49,16 @@ interface Run {
 function startWatch(args: string[], home: string): Run {
   const proc = spawn(BIN, ['watch', ...args], {
     env: { ...process.env, BIRDGATE_HOME: home },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let err = '';
+  let lines = 0;
   proc.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  proc.stdout.on('data', (chunk: Buffer) => (lines += chunk.toString().split('\n').length - 1));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     proc.once('exit', (code, signal) => resolve({ code, signal })),
   );
-  return { stderr: () => err, kill: (signal) => proc.kill(signal), exited };
+  return { stderr: () => err, handled: () => lines, kill: (signal) => proc.kill(signal), exited };
 }
 
 it(`survives SIGKILL at random moments ${ROUNDS} times while images arrive: every file exactly once`, async (t) => {
@@ -129,17 +133,28 @@ it(`survives SIGKILL at random moments ${ROUNDS} times while images arrive: ever
     // files become complete after the stability wait, then take a few ms each.
     const early = round % 4 === 3;
     let writing: Promise<void>;
-    if (early) writing = arrive(DURING, 60);
-    else {
+    let delay: number;
+    if (early) {
+      writing = arrive(DURING, 60);
+      delay = Math.round(200 + Math.random() * 1500);
+      await sleep(delay);
+    } else {
       await waitFor('the watcher to start', () => run.stderr().includes('Watching'), 60_000);
       writing = arrive(DURING, 5);
+      // Once the burst is being handled, at a random moment within it (a slice of files takes a few
+      // hundred ms; folders are re-read at most once a second, so the burst comes in slices).
+      await waitFor(
+        'the burst to be handled',
+        () => run.handled() > 0 || run.stderr().includes('Error'),
+        60_000,
+      );
+      delay = Math.round(Math.random() * 250);
+      await sleep(delay);
     }
-    const delay = Math.round(early ? 200 + Math.random() * 1500 : 250 + Math.random() * 700);
-    await sleep(delay);
     run.kill('SIGKILL');
     const { signal } = await run.exited;
     assert.equal(signal, 'SIGKILL', `round ${round}: the child stopped by itself:\n${run.stderr()}`);
-    kills.push(`${early ? 'start' : 'run'}+${delay}ms`);
+    kills.push(`${early ? 'start' : 'first image'}+${delay}ms`);
     await writing;
 
     // Work the kill cut short: recorded but not classified, an airplane not yet moved, a move unfinished.

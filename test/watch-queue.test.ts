@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,6 +7,7 @@ import { after, describe, it } from 'node:test';
 import { parseSettings } from '../src/config/settings.ts';
 import { FolderWatcher } from '../src/watch/folder-watcher.ts';
 import { WorkQueue, type ImageJob } from '../src/watch/work-queue.ts';
+import { tempDir } from './helpers/fixtures.ts';
 
 const tempRoots: string[] = [];
 
@@ -137,7 +138,7 @@ describe('WorkQueue', () => {
 
 describe('FolderWatcher → WorkQueue under a burst', () => {
   it('hands 2,000 files to the consumer exactly once each, holding no more than maxPending', async () => {
-    const root = await mkdtemp(path.join(os.tmpdir(), 'birdgate-burst-'));
+    const root = await tempDir('birdgate-burst-');
     tempRoots.push(root);
     const count = 2000;
     const maxPending = 50;

@@ -31,8 +31,10 @@ export class LeanFSWatcher extends FSWatcher {
     const read: HandleRead = handler._handleRead.bind(handler);
     handler._handleRead = (...args) => {
       const [directory, initialAdd] = args;
+      // The initial scan does not count: the first change after it is read at once.
+      if (initialAdd) return read(...args);
       const wait = (this.#lastRead.get(directory) ?? -Infinity) + REREAD_GAP_MS - performance.now();
-      if (initialAdd || wait <= 0) {
+      if (wait <= 0) {
         this.#lastRead.set(directory, performance.now());
         return read(...args);
       }

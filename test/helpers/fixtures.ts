@@ -1,4 +1,5 @@
 /** Small generated data sets for tests: learnable, deterministic, and made without any download. */
+import { rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +8,18 @@ import { seededRandom } from '../../src/data/batches.ts';
 import type { LabeledImages } from '../../src/data/labels.ts';
 import { PIXELS_PER_IMAGE } from '../../src/images/normalize.ts';
 
-export const tempDir = (prefix = 'birdgate-test-') => mkdtemp(path.join(os.tmpdir(), prefix));
+const made: string[] = [];
+// Each test file runs in its own process: its folders go when it ends, passed or failed.
+process.once('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A new folder under the system's temp folder, removed when the test process exits. */
+export async function tempDir(prefix = 'birdgate-test-'): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
 
 /**
  * "Airplanes" are bright in the top half (sky), "birds" bright in the left half, both with noise: easy to
