@@ -142,7 +142,7 @@ it(`survives SIGKILL at random moments ${ROUNDS} times while images arrive: ever
       await waitFor('the watcher to start', () => run.stderr().includes('Watching'), 60_000);
       writing = arrive(DURING, 5);
       // Once the burst is being handled, at a random moment within it (a slice of files takes a few
-      // hundred ms; folders are re-read at most once a second, so the burst comes in slices).
+      // hundred ms, and the burst comes in slices).
       await waitFor(
         'the burst to be handled',
         () => run.handled() > 0 || run.stderr().includes('Error'),

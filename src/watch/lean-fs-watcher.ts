@@ -3,8 +3,14 @@ import { FSWatcher, type ChokidarOptions } from 'chokidar';
 type ReaddirpOptions = NonNullable<Parameters<FSWatcher['_readdirp']>[1]>;
 type Filter = ReaddirpOptions['fileFilter'];
 
-/** The shortest time between two re-reads of one folder while files keep arriving (chokidar meant 1 s too). */
-export const REREAD_GAP_MS = 1000;
+/**
+ * The time between two re-reads of one folder while files keep arriving is REREAD_GAP_FACTOR times what
+ * the last read took, within these bounds: listing then costs at most ~1/20 of the time, however large
+ * the folder grows, and a small folder is still re-read four times a second.
+ */
+export const REREAD_GAP_FACTOR = 20;
+export const REREAD_GAP_MIN_MS = 250;
+export const REREAD_GAP_MAX_MS = 2000;
 
 type HandleRead = FSWatcher['_nodeFsHandler']['_handleRead'];
 
@@ -15,12 +21,14 @@ type HandleRead = FSWatcher['_nodeFsHandler']['_handleRead'];
  * camera folder keeps every bird, so that cost grows with months of images; in a 500-file burst it took
  * more of the JS thread than decoding did (docs/benchmarks.md). Two changes, both inside what chokidar 4
  * declares in its types (test/watch.test.ts covers what depends on them):
- * - a folder is re-read at most every REREAD_GAP_MS: events in between are served by one later read;
+ * - a folder is re-read at most every 20× as long as its last read took (0.25–2 s): events in between
+ *   are served by one later read;
  * - the listing uses readdir's directory entries, which already know their type, instead of an lstat()
  *   per entry. New files are still stat'ed by chokidar before their `add` event, so events carry Stats.
  */
 export class LeanFSWatcher extends FSWatcher {
-  readonly #lastRead = new Map<string, number>();
+  /** Per folder: when it was last read and the gap its last read earned. */
+  readonly #reads = new Map<string, { at: number; gap: number }>();
   readonly #deferred = new Map<string, { timer: NodeJS.Timeout; args: Parameters<HandleRead> }>();
 
   constructor(options: ChokidarOptions) {
@@ -28,26 +36,37 @@ export class LeanFSWatcher extends FSWatcher {
     // are passed on anyway: the consumer records why they cannot be read.
     super({ ...options, ignorePermissionErrors: true });
     const handler = this._nodeFsHandler;
-    const read: HandleRead = handler._handleRead.bind(handler);
+    const original: HandleRead = handler._handleRead.bind(handler);
+    const read = (...args: Parameters<HandleRead>) => {
+      const directory = args[0];
+      const at = performance.now();
+      this.#reads.set(directory, { at, gap: this.#reads.get(directory)?.gap ?? REREAD_GAP_MIN_MS });
+      const done = original(...args);
+      // undefined: chokidar is still reading this folder and will read it again when done.
+      void done?.then(
+        () => {
+          const took = performance.now() - at;
+          const gap = Math.min(REREAD_GAP_MAX_MS, Math.max(REREAD_GAP_MIN_MS, took * REREAD_GAP_FACTOR));
+          this.#reads.set(directory, { at, gap });
+        },
+        () => {}, // rejects only when the watcher closed under the read: nothing left to report
+      );
+      return done;
+    };
     handler._handleRead = (...args) => {
       const [directory, initialAdd] = args;
       // The initial scan does not count: the first change after it is read at once.
-      if (initialAdd) return read(...args);
-      const wait = (this.#lastRead.get(directory) ?? -Infinity) + REREAD_GAP_MS - performance.now();
-      if (wait <= 0) {
-        this.#lastRead.set(directory, performance.now());
-        return read(...args);
-      }
+      if (initialAdd) return original(...args);
+      const last = this.#reads.get(directory);
+      const wait = last ? last.at + last.gap - performance.now() : 0;
+      if (wait <= 0) return read(...args);
       const deferred = this.#deferred.get(directory);
       if (deferred) deferred.args = args;
       else {
         const timer = setTimeout(() => {
           const { args: latest } = this.#deferred.get(directory)!;
           this.#deferred.delete(directory);
-          if (this.closed) return;
-          this.#lastRead.set(directory, performance.now());
-          // Rejects only when the watcher closed under the read: nothing left to report.
-          read(...latest)?.catch(() => {});
+          if (!this.closed) void read(...latest);
         }, wait);
         this.#deferred.set(directory, { timer, args });
       }
