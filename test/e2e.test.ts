@@ -336,7 +336,9 @@ test(
     });
     assert.ok(!existsSync(bird.path), 'the file left the camera folder');
 
-    // …and Ctrl+Z puts it back where the camera saved it, with no label of the user's.
+    // …and Ctrl+Z puts it back where the camera saved it, with no label of the user's. The move can be on
+    // disk before the page has the server's answer, and only then is there something to undo.
+    await page.locator('[data-testid="detail"] button:enabled').filter({ hasText: 'Undo' }).waitFor();
     await page.keyboard.press('Control+z');
     await page.locator(`[data-testid="thumb"][data-id="${id}"][data-label="bird"]`).waitFor();
     await waitFor(

@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { parseSettings, type SettingsInput } from '../src/config/settings.ts';
 import { FolderWatcher, type CameraStatus, type FolderWatcherOptions } from '../src/watch/folder-watcher.ts';
 import { createIgnoreMatcher } from '../src/watch/ignore-rules.ts';
+import { LeanFSWatcher } from '../src/watch/lean-fs-watcher.ts';
 import { findMissedImages } from '../src/watch/missed-files.ts';
 
 // Low enough to keep the suite quick, high enough that a loaded 2-core machine does not stall a writer
@@ -437,5 +438,44 @@ describe('FolderWatcher', () => {
     await h.watcher.close();
     await sleep(QUIET_MS);
     assert.deepEqual(h.reported, []);
+  });
+});
+
+describe('LeanFSWatcher', () => {
+  it('sees every file of a burst into a large folder while listing it only a few times, with types from readdir', async () => {
+    const dir = await tempDir();
+    for (let i = 0; i < 2000; i++) await writeFile(path.join(dir, `old-${i}.jpg`), 'x');
+    let listings = 0;
+    let stattedEntries = 0;
+    class Counting extends LeanFSWatcher {
+      override _readdirp(root: string, opts?: Parameters<LeanFSWatcher['_readdirp']>[1]) {
+        listings++;
+        const stream = super._readdirp(root, opts);
+        stream?.on('data', (entry: { stats?: unknown }) => {
+          if (entry.stats instanceof Stats) stattedEntries++;
+        });
+        return stream;
+      }
+    }
+    const fsWatcher = new Counting({ ignoreInitial: true }).add(dir);
+    const added = new Set<string>();
+    fsWatcher.on('add', (file) => added.add(path.basename(file)));
+    await new Promise<void>((resolve) => fsWatcher.once('ready', () => resolve()));
+    const before = listings;
+    try {
+      // 300 files over about 1.5 s: stock chokidar lists the 2,000-entry folder again after nearly every one.
+      for (let i = 0; i < 300; i++) {
+        await writeFile(path.join(dir, `new-${i}.jpg`), 'y');
+        if (i % 10 === 9) await sleep(50);
+      }
+      await waitFor('every new file', () => added.size === 300);
+      assert.equal(added.size, 300, 'every new file announced');
+      assert.ok(![...added].some((name) => name.startsWith('old-')), 'old files are not announced');
+      const rereads = listings - before;
+      assert.ok(rereads >= 1 && rereads <= 12, `${rereads} re-reads for 300 files`);
+      assert.equal(stattedEntries, 0, 'listings carry directory entries, not an lstat per entry');
+    } finally {
+      await fsWatcher.close();
+    }
   });
 });
