@@ -38,10 +38,11 @@ import { preprocessImage, readCaptureTime } from '../src/images/preprocess.ts';
 import { buildModel } from '../src/model/architectures.ts';
 import { selectBackend, type BackendChoice } from '../src/model/backend.ts';
 import { resolveModelDir } from '../src/model/locate.ts';
-import { newMetadata, saveModel } from '../src/model/model-files.ts';
+import { saveModel } from '../src/model/model-files.ts';
 import { setSeed } from '../src/model/seed.ts';
 import { Sorter } from '../src/pipeline/sorter.ts';
 import { openStore, type Store } from '../src/store/store.ts';
+import { metadataOfRun } from '../src/train/run-metadata.ts';
 import { train } from '../src/train/trainer.ts';
 import type { ImageJob, WorkQueue } from '../src/watch/work-queue.ts';
 
@@ -170,20 +171,16 @@ async function trainStandIn(out: string): Promise<void> {
   await saveModel(
     model,
     out,
-    newMetadata({
+    metadataOfRun(result, {
       architecture: 'cnn',
       training: {
         data: 'generated patterns (bench/watch.ts)',
         trainImages: 256,
         validationImages: 64,
-        epochs: 3,
-        bestEpoch: result.bestEpoch,
         seed: 7,
         backend: 'wasm',
         optimizer: 'adam',
-        durationSec: result.durationSec,
       },
-      metrics: { validationAccuracy: result.validation.accuracy },
     }),
   );
   model.dispose();

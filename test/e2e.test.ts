@@ -22,9 +22,10 @@ import type { ImageSummary, MethodName, MethodResults } from '../src/api/contrac
 import { buildModel } from '../src/model/architectures.ts';
 import { loadCifar } from '../src/data/cifar.ts';
 import { selectBackend } from '../src/model/backend.ts';
-import { newMetadata, saveModel } from '../src/model/model-files.ts';
+import { saveModel } from '../src/model/model-files.ts';
 import { activateVersion, nextVersionDir } from '../src/model/registry.ts';
 import { isHoldout } from '../src/retrain/local-set.ts';
+import { metadataOfRun } from '../src/train/run-metadata.ts';
 import { train } from '../src/train/trainer.ts';
 import { seededRandom } from '../src/data/batches.ts';
 import type { LabeledImages } from '../src/data/labels.ts';
@@ -126,21 +127,17 @@ async function trainSmallModel(cifar: string) {
   await saveModel(
     model,
     dir,
-    newMetadata({
+    metadataOfRun(result, {
       architecture: 'mlp',
       training: {
         data: 'generated (e2e test)',
         trainImages: trainSet.count,
         validationImages: validationSet.count,
-        epochs: 4,
-        bestEpoch: result.bestEpoch + 1,
         seed: 1,
         backend: 'wasm',
         optimizer: 'adam',
-        durationSec: Math.round(result.durationSec),
         mode: 'scratch',
       },
-      metrics: { validationAccuracy: result.validation.accuracy, confusion: result.validation.confusion },
     }),
   );
   await activateVersion(id);

@@ -9,12 +9,13 @@ import { normalizeAll, seededRandom } from '../src/data/batches.ts';
 import { buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { resolveModelDir } from '../src/model/locate.ts';
-import { newMetadata, saveModel } from '../src/model/model-files.ts';
+import { saveModel } from '../src/model/model-files.ts';
 import { activateVersion, listVersions, modelsDir, nextVersionDir, rollback } from '../src/model/registry.ts';
 import { isHoldout, loadLocalSet, type LabeledFile } from '../src/retrain/local-set.ts';
 import { retrain } from '../src/retrain/retrain.ts';
 import { concatLabeledImages, loadCifar } from '../src/data/cifar.ts';
 import { predictBird } from '../src/model/predict.ts';
+import { metadataOfRun } from '../src/train/run-metadata.ts';
 import { train, TrainingCancelled } from '../src/train/trainer.ts';
 import { tempDir, writeCifarFolder } from './helpers/fixtures.ts';
 
@@ -45,7 +46,7 @@ before(async () => {
   await writeCifarFolder(cifar, 40, 40);
   await selectBackend('wasm');
   const base = buildModel('mlp');
-  await train(base, await loadCifar(cifar, 'train'), await loadCifar(cifar, 'test'), {
+  const result = await train(base, await loadCifar(cifar, 'train'), await loadCifar(cifar, 'test'), {
     epochs: 2,
     augment: false,
     learningRate: 1e-3,
@@ -54,20 +55,16 @@ before(async () => {
   await saveModel(
     base,
     dir,
-    newMetadata({
+    metadataOfRun(result, {
       architecture: 'mlp',
       training: {
         data: 'fixture',
         trainImages: 200,
         validationImages: 40,
-        epochs: 2,
-        bestEpoch: 2,
         seed: 1,
         backend: 'wasm',
         optimizer: 'adam',
-        durationSec: 1,
       },
-      metrics: { validationAccuracy: 1 },
     }),
   );
   await activateVersion(id);

@@ -191,7 +191,7 @@ test('record, find by path and by sha256; a replaced file retires the old row', 
   });
 });
 
-test('commits are NORMAL; a durable commit (journal, labels) is FULL and leaves NORMAL behind, even on error', async () => {
+test('a durable commit (journal, labels) is FULL and leaves the connection at NORMAL, even on error', async () => {
   await withStore((store, dir) => {
     const db = new Database(path.join(dir, 'birdgate.db'));
     try {

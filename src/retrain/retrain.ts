@@ -8,7 +8,8 @@ import { seededRandom, normalizeAll } from '../data/batches.ts';
 import { concatLabeledImages, loadCifar } from '../data/cifar.ts';
 import type { LabeledImages } from '../data/labels.ts';
 import { buildModel } from '../model/architectures.ts';
-import { loadModel, newMetadata, saveModel, setInference, type ModelMetadata } from '../model/model-files.ts';
+import { loadModel, saveModel, setInference } from '../model/model-files.ts';
+import { metadataOfRun } from '../train/run-metadata.ts';
 import { predictBird } from '../model/predict.ts';
 import { listVersions, nextVersionDir, type VersionInfo } from '../model/registry.ts';
 import { computeMetrics, type Metrics } from '../train/metrics.ts';
@@ -109,18 +110,15 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const disagreements = findDisagreements(previousModel, model, local.holdoutFiles, holdout);
 
   const { id, dir } = await nextVersionDir();
-  const metadata: ModelMetadata = newMetadata({
+  const metadata = metadataOfRun(result, {
     architecture: previous.metadata.architecture,
     training: {
       data: useLocal ? 'CIFAR-10 airplane+bird + local corrections' : 'CIFAR-10 airplane+bird',
       trainImages: trainSet.count,
       validationImages: cifarValidation.count,
-      epochs: result.history.length,
-      bestEpoch: result.bestEpoch + 1,
       seed: options.seed ?? 1,
       backend: options.backend,
       optimizer: 'adam one-cycle',
-      durationSec: Math.round(result.durationSec),
       mode: options.mode,
       basedOn: options.mode === 'fine-tune' ? previous.name : undefined,
       local: { train: localTrain.count, holdout: holdout.count, ...local.counts },
@@ -132,9 +130,6 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
       })),
     },
     metrics: {
-      validationAccuracy: result.validation.accuracy,
-      calibrationError: result.validation.calibrationError,
-      confusion: result.validation.confusion,
       localAccuracy: evaluation.candidate.local?.accuracy ?? null,
       localConfusion: evaluation.candidate.local?.confusion ?? null,
     },

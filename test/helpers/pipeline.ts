@@ -1,7 +1,7 @@
 /**
- * Shared pieces of the pipeline-level tests (test/pipeline*.test.ts, test/watch-crash.test.ts) and the
- * watch benchmark: a tiny model trained on the generated set, camera-like JPEGs of its two patterns, a
- * started Sorter with test-sized timings, and checks that the database agrees with the disk.
+ * Shared pieces of the pipeline-level tests (test/pipeline*.test.ts, test/watch-crash.test.ts): a tiny
+ * model trained on the generated set, camera-like JPEGs of its two patterns, a started Sorter with
+ * test-sized timings, and checks that the database agrees with the disk.
  */
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
@@ -15,11 +15,12 @@ import type { LabeledImages } from '../../src/data/labels.ts';
 import { PIXELS_PER_IMAGE } from '../../src/images/normalize.ts';
 import { buildModel } from '../../src/model/architectures.ts';
 import { selectBackend } from '../../src/model/backend.ts';
-import { newMetadata, saveModel } from '../../src/model/model-files.ts';
+import { saveModel } from '../../src/model/model-files.ts';
 import { setSeed } from '../../src/model/seed.ts';
 import { UNKNOWN_SHA256, type Outcome } from '../../src/pipeline/ingest.ts';
 import { Sorter, type SorterOptions } from '../../src/pipeline/sorter.ts';
 import { openStore, type Store } from '../../src/store/store.ts';
+import { metadataOfRun } from '../../src/train/run-metadata.ts';
 import { train } from '../../src/train/trainer.ts';
 import type { ImageJob } from '../../src/watch/work-queue.ts';
 import { syntheticImages, tempDir } from './fixtures.ts';
@@ -48,20 +49,16 @@ export async function trainTinyModel(dir: string): Promise<string> {
   await saveModel(
     model,
     dir,
-    newMetadata({
+    metadataOfRun(result, {
       architecture: 'mlp',
       training: {
         data: 'synthetic',
         trainImages: 256,
         validationImages: 64,
-        epochs: 3,
-        bestEpoch: result.bestEpoch,
         seed: 7,
         backend: 'wasm',
         optimizer: 'adam',
-        durationSec: result.durationSec,
       },
-      metrics: { validationAccuracy: result.validation.accuracy },
     }),
   );
   model.dispose();

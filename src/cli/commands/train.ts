@@ -2,7 +2,8 @@ import { Command, Option } from 'commander';
 import { loadCifar } from '../../data/cifar.ts';
 import { ARCHITECTURES, buildModel, type Architecture } from '../../model/architectures.ts';
 import { BACKENDS, selectBackend, type BackendChoice } from '../../model/backend.ts';
-import { newMetadata, saveModel } from '../../model/model-files.ts';
+import { saveModel } from '../../model/model-files.ts';
+import { metadataOfRun } from '../../train/run-metadata.ts';
 import { SCHEDULES, type Schedule } from '../../train/schedule.ts';
 import { train, type OptimizerName } from '../../train/trainer.ts';
 import { progressBar } from '../progress.ts';
@@ -78,24 +79,16 @@ export function trainCommand(): Command {
       await saveModel(
         model,
         opts.out,
-        newMetadata({
+        metadataOfRun(result, {
           architecture: opts.arch,
           training: {
             data: 'CIFAR-10 airplane+bird',
             trainImages: trainSet.count,
             validationImages: validationSet.count,
-            epochs: result.history.length,
-            bestEpoch: result.bestEpoch + 1,
             seed: opts.seed,
             backend,
             optimizer: `${opts.optimizer} ${opts.schedule}`,
-            durationSec: Math.round(result.durationSec),
             command: `birdgate train ${process.argv.slice(3).join(' ')}`,
-          },
-          metrics: {
-            validationAccuracy: result.validation.accuracy,
-            calibrationError: result.validation.calibrationError,
-            confusion: result.validation.confusion,
           },
         }),
       );
