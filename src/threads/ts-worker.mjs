@@ -1,6 +1,5 @@
 // Worker threads do not inherit the parent's tsx loader: register it, then load the TypeScript module.
 import { workerData } from 'node:worker_threads';
-import { register } from 'tsx/esm/api';
+import './register-ts.mjs';
 
-register();
 await import(workerData.module);
