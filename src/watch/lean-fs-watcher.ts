@@ -6,10 +6,11 @@ type Filter = ReaddirpOptions['fileFilter'];
 /**
  * The time between two re-reads of one folder while files keep arriving is REREAD_GAP_FACTOR times what
  * the last read took, within these bounds: listing then costs at most ~1/20 of the time, however large
- * the folder grows, and a small folder is still re-read four times a second.
+ * the folder grows. The floor is low so that a burst's first files are not left waiting: with a 0.25 s floor
+ * the decoders sat idle for the first quarter second of every burst (docs/benchmarks.md).
  */
 export const REREAD_GAP_FACTOR = 20;
-export const REREAD_GAP_MIN_MS = 250;
+export const REREAD_GAP_MIN_MS = 50;
 export const REREAD_GAP_MAX_MS = 2000;
 
 type HandleRead = FSWatcher['_nodeFsHandler']['_handleRead'];
@@ -21,7 +22,7 @@ type HandleRead = FSWatcher['_nodeFsHandler']['_handleRead'];
  * camera folder keeps every bird, so that cost grows with months of images; in a 500-file burst it took
  * more of the JS thread than decoding did (docs/benchmarks.md). Two changes, both inside what chokidar 4
  * declares in its types (test/watch.test.ts covers what depends on them):
- * - a folder is re-read at most every 20× as long as its last read took (0.25–2 s): events in between
+ * - a folder is re-read at most every 20× as long as its last read took (0.05–2 s): events in between
  *   are served by one later read;
  * - the listing uses readdir's directory entries, which already know their type, instead of an lstat()
  *   per entry. New files are still stat'ed by chokidar before their `add` event, so events carry Stats.
