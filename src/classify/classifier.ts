@@ -1,7 +1,7 @@
 /**
  * Image files in, bird/airplane decisions out: the one path from a file on disk to p(bird), shared by
  * the CLI, the folder watcher and the app. Decoding runs in sharp's thread pool (both cores); images
- * decoded in the same turn share one batched model call.
+ * decoded while the model runs share its next call (batcher.ts).
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { ClassName } from '../data/labels.ts';
@@ -50,7 +50,11 @@ export class Classifier {
 
   /** Decodes and classifies one image; throws ImageDecodeError for input it cannot read as an image. */
   async classifyFile(input: string | Buffer, name?: string): Promise<Decision> {
-    const x = await this.batcher.decoding(preprocessImage(input, name ? { name } : {}));
+    return this.classifyPixels(await preprocessImage(input, name ? { name } : {}));
+  }
+
+  /** Classifies one image decoded elsewhere (preprocessImage's output). */
+  async classifyPixels(x: Float32Array): Promise<Decision> {
     return decide(await this.batcher.pBird(x));
   }
 

@@ -3,12 +3,11 @@
  * classify it, then leave it (bird), flag it (uncertain) or move/copy/tag it (airplane). Every outcome is
  * recorded; bad input is recorded with its message and the file is left exactly where it is.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
 import type { Classifier } from '../classify/classifier.ts';
 import { decideAction, type Settings } from '../config/settings.ts';
-import { ImageDecodeError, readCaptureTime } from '../images/preprocess.ts';
+import type { FrameReader } from '../images/frame-reader.ts';
 import { moveFile } from '../sort/move.ts';
 import { sha256File } from '../sort/sha256.ts';
 import { MoveError } from '../sort/transfer.ts';
@@ -28,6 +27,7 @@ export interface IngestContext {
   store: Store;
   classifier: Classifier;
   settings: Settings;
+  frames: FrameReader;
 }
 
 export type Outcome =
@@ -50,7 +50,7 @@ export function modelVersionOf(classifier: Classifier): string {
 }
 
 export async function ingest(ctx: IngestContext, file: string, camera: string): Promise<Outcome> {
-  const { store, classifier, settings } = ctx;
+  const { store, classifier, settings, frames } = ctx;
   let info;
   try {
     info = await stat(file);
@@ -75,15 +75,11 @@ export async function ingest(ctx: IngestContext, file: string, camera: string): 
   if (info.size > MAX_FILE_BYTES) {
     return unreadable(`${file}: ${info.size} bytes is too large for a camera image`, await sha256File(file));
   }
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (error) {
-    return unreadable(`${file}: ${(error as Error).message}`); // e.g. permission denied
-  }
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  // Read, hashed, EXIF parsed and decoded on the frame thread.
+  const frame = await frames.read(file);
+  if (frame.kind === 'unreadable') return unreadable(frame.error); // e.g. permission denied
+  const { sha256, captureTime } = frame;
   const original = store.findBySha256(sha256);
-  const captureTime = (await readCaptureTime(bytes))?.toISOString() ?? null;
   const image =
     resumed?.sha256 === sha256
       ? resumed
@@ -109,16 +105,12 @@ export async function ingest(ctx: IngestContext, file: string, camera: string): 
     });
     return { kind: 'duplicate', image: store.getImage(image.id)!, of: original.id };
   }
-
-  let pBird: number;
-  let label: 'airplane' | 'bird';
-  try {
-    ({ pBird, label } = await classifier.classifyFile(bytes, file));
-  } catch (error) {
-    if (!(error instanceof ImageDecodeError)) throw error;
-    store.setStatus(image.id, 'unreadable', error.message);
-    return { kind: 'unreadable', image: store.getImage(image.id)!, error: error.message };
+  if (frame.kind === 'undecodable') {
+    store.setStatus(image.id, 'unreadable', frame.error);
+    return { kind: 'unreadable', image: store.getImage(image.id)!, error: frame.error };
   }
+
+  const { pBird, label } = await classifier.classifyPixels(frame.pixels);
   const decision = decideAction(1 - pBird, settings);
   // An airplane is marked before its move, so that if Birdgate stops before the move is done (or recovery
   // rolls it back) it is among those retried; a done move clears the mark.

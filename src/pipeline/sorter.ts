@@ -9,6 +9,7 @@ import type { Settings } from '../config/settings.ts';
 import { recoverMoves } from '../sort/recover.ts';
 import type { Store } from '../store/store.ts';
 import type { MoveRow } from '../store/types.ts';
+import { FrameReader } from '../images/frame-reader.ts';
 import { FolderWatcher, type CameraState } from '../watch/folder-watcher.ts';
 import { WorkQueue, type ImageJob } from '../watch/work-queue.ts';
 import { ingest, sortAirplane, type Outcome } from './ingest.ts';
@@ -41,6 +42,7 @@ export class Sorter extends EventEmitter<SorterEvents> {
   private retrying = false;
   /** Files being ingested right now: a retry leaves their images to the ingest that is moving them. */
   private readonly active = new Set<string>();
+  private readonly frames = new FrameReader();
 
   constructor(
     private readonly store: Store,
@@ -56,6 +58,7 @@ export class Sorter extends EventEmitter<SorterEvents> {
   }
 
   async start(): Promise<void> {
+    await this.frames.start();
     await recoverMoves(this.store);
     // Airplanes whose move a crash interrupted (rolled back above) or never began go now, not a period later.
     await this.retryMoves();
@@ -79,7 +82,7 @@ export class Sorter extends EventEmitter<SorterEvents> {
     let outcome: Outcome;
     try {
       outcome = await ingest(
-        { store: this.store, classifier: this.classifier, settings: this.settings },
+        { store: this.store, classifier: this.classifier, settings: this.settings, frames: this.frames },
         job.file,
         job.camera,
       );
@@ -147,5 +150,6 @@ export class Sorter extends EventEmitter<SorterEvents> {
     clearInterval(this.retryTimer);
     await this.watcher?.close();
     await this.queue.close();
+    await this.frames.close();
   }
 }
