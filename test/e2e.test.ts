@@ -385,6 +385,8 @@ test(
 
     // Activity: the moves, including the corrected bird and its undo.
     await page.getByTestId('nav-activity').click();
+    // The page's first rows come from the live events (the refetch follows): the undo made on the Review
+    // page must already show there as undone.
     await page.locator('[data-testid="move-row"]').first().waitFor();
     assert.ok((await page.locator('[data-testid="move-row"][data-state="undone"]').count()) >= 1);
     await screenshot(page, 'activity');

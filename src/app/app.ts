@@ -204,6 +204,9 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
         'moveIds' in input ? { ids: input.moveIds } : { last: input.last },
       );
       for (const move of result.undone) {
+        // The undone move changed too (state `undone`): lists showing it must not keep offering its undo.
+        const [original] = move.undoOf === null ? [] : store.moves.byIds([move.undoOf]);
+        if (original) emitMove(original);
         emitMove(move);
         emitImage(move.imageId);
       }
