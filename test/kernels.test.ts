@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
+import { readFile } from 'node:fs/promises';
 import { selectBackend } from '../src/model/backend.ts';
+import { WASM, assembleKernels } from '../scripts/build-kernels.ts';
 
 type GradFn = (inputs: number[][][][][]) => tf.Tensor[];
 
@@ -116,23 +118,40 @@ test('batch-norm gradient (broadcast, no tiles) matches finite differences', asy
   }
 });
 
-test('max-pool and tanh (JS kernels on the wasm heap) match cpu, gradients included', async () => {
+test('max-pool and tanh (SIMD and JS kernels on the wasm heap) match cpu, gradients included', async () => {
+  // 5 channels and 717 elements take the JS paths (channels not a multiple of 4, a tail of 1); 8 channels
+  // the SIMD max-pool gradient. Ties (the 0s and 1s of the last input) must go to the first in the window.
+  const ties = () =>
+    tf
+      .tensor(
+        Array.from({ length: 384 }, (_, i) => (i % 3) % 2),
+        [2, 4, 6, 8],
+      )
+      .arraySync() as never;
   const [cpu, wasm] = await onBothBackends(
-    () => [random([3, 8, 6, 5], 9)],
-    ([x]) => {
-      const input = tf.tensor(x!);
-      const weights = tf.linspace(-1, 1, input.size).reshape(input.shape);
-      const poolWeights = tf.linspace(0, 1, input.size / 4).reshape([3, 4, 3, 5]);
-      return [
-        tf.tanh(input),
-        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tanh(v), weights)))(input),
-        tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), poolWeights)))(
-          input,
-        ),
-      ];
-    },
+    () => [random([3, 8, 6, 5], 9), random([2, 4, 6, 8], 12), random([717], 13), ties()],
+    ([odd, even, flat, tied]) =>
+      [odd!, even!, tied!]
+        .flatMap((x) => {
+          const input = tf.tensor(x);
+          const [n, h, w, c] = input.shape as [number, number, number, number];
+          const weights = tf.linspace(-1, 1, input.size).reshape(input.shape);
+          const poolWeights = tf.linspace(0, 1, input.size / 4).reshape([n, h / 2, w / 2, c]);
+          return [
+            tf.tanh(input),
+            tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tanh(v), weights)))(input),
+            tf.grad((v: tf.Tensor) =>
+              tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), poolWeights)),
+            )(input),
+          ];
+        })
+        .concat(tf.tanh(tf.tensor(flat!))),
   );
   assertClose(cpu, wasm, 1e-6);
+});
+
+test('simd-kernels.wasm is what simd-kernels.wat assembles to (npm run build:kernels)', async () => {
+  assert.deepEqual(new Uint8Array(await readFile(WASM)), await assembleKernels());
 });
 
 test('rank-4 transposes (JS kernel on the wasm heap) match cpu for every permutation', async () => {

@@ -4,8 +4,9 @@
  * these in a fraction of the time (docs/training-speed.md has the figures).
  */
 import * as tf from '@tensorflow/tfjs';
+import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
 
-type HeapBackend = tf.KernelBackend & {
+type HeapBackend = WasmHeapBackend & {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
 };
@@ -27,13 +28,17 @@ export function fastTanh(v: number): number {
   return p / q;
 }
 
+/** Four at a time in SIMD (simd-kernels.wat), the last few in JS. */
 const tanhKernel: tf.KernelFunc = ({ inputs, backend }) => {
   const b = backend as HeapBackend;
   const x = inputs.x!;
   const out = b.makeOutput(x.shape, 'float32');
+  const n = tf.util.sizeFromShape(x.shape);
+  const vectorized = n - (n % 4);
+  simdKernels(b).tanh(heapOffset(b, x), heapOffset(b, out), vectorized / 4);
   const src = b.typedArrayFromHeap(x); // views taken after allocation: the heap may have grown
   const dst = b.typedArrayFromHeap(out);
-  for (let i = 0; i < src.length; i++) dst[i] = fastTanh(src[i]!);
+  for (let i = vectorized; i < n; i++) dst[i] = fastTanh(src[i]!);
   return out;
 };
 
@@ -53,6 +58,19 @@ function maxPoolGrad(original: tf.KernelFunc): tf.KernelFunc {
     if (!two(filterSize) || !two(strides) || pad !== 'valid' || h % 2 || w % 2) return original(args);
     const b = backend as HeapBackend;
     const out = b.makeOutput(x.shape, 'float32');
+    if (c % 4 === 0) {
+      // Four channels at a time in SIMD (simd-kernels.wat); it writes every element of dx.
+      const windows = n * (h / 2) * (w / 2);
+      simdKernels(b).maxPoolGrad2x2(
+        heapOffset(b, x),
+        heapOffset(b, dy),
+        heapOffset(b, out),
+        windows,
+        w / 2,
+        c,
+      );
+      return out;
+    }
     const xs = b.typedArrayFromHeap(x);
     const gs = b.typedArrayFromHeap(dy);
     const dx = b.typedArrayFromHeap(out);

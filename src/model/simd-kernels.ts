@@ -1,0 +1,47 @@
+/**
+ * The WebAssembly SIMD kernels of simd-kernels.wat, instantiated on the memory of TensorFlow.js's wasm
+ * backend so that they read and write its tensors in place: four float32 lanes per instruction where the
+ * JS loops of js-kernels.ts do one (docs/training-speed.md).
+ */
+import { readFileSync } from 'node:fs';
+import type * as tf from '@tensorflow/tfjs';
+
+export interface SimdKernels {
+  /** tanh of `n4` groups of four floats from byte offset `src` to `dst`. */
+  tanh(src: number, dst: number, n4: number): void;
+  /** 2×2, stride-2 max-pool gradient; `c` a multiple of 4, `windows` = n·(h/2)·(w/2). */
+  maxPoolGrad2x2(x: number, dy: number, dx: number, windows: number, halfW: number, c: number): void;
+}
+
+/** The WebAssembly API, which this project's type libraries (Node's, no DOM) leave undeclared. */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
+}
+const { Module, Instance } = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/** What the kernels need of the wasm backend: its memory and where each tensor lives in it. */
+export type WasmHeapBackend = tf.KernelBackend & {
+  wasm: { asm: { memory: object } };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+};
+
+const module = new Module(readFileSync(new URL('./simd-kernels.wasm', import.meta.url)));
+const instances = new WeakMap<object, SimdKernels>();
+
+export function simdKernels(backend: WasmHeapBackend): SimdKernels {
+  const memory = backend.wasm.asm.memory;
+  let kernels = instances.get(memory);
+  if (!kernels) {
+    kernels = new Instance(module, { tfjs: { memory } }).exports as SimdKernels;
+    instances.set(memory, kernels);
+  }
+  return kernels;
+}
+
+/** Byte offset of a tensor's data in the backend's memory. */
+export function heapOffset(backend: WasmHeapBackend, info: tf.TensorInfo): number {
+  const data = backend.dataIdMap.get(info.dataId);
+  if (!data) throw new Error('tensor has no data on the wasm backend');
+  return data.memoryOffset;
+}
