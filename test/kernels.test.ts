@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
+import { buildModel, logitsOf } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
+import { withUnreadInputGradient } from '../src/model/wasm-kernels.ts';
+import { computeGradients } from '../src/train/steps.ts';
 import { WASM, assembleKernels } from '../scripts/build-kernels.ts';
 
 type GradFn = (inputs: number[][][][][]) => tf.Tensor[];
@@ -169,4 +172,44 @@ test('rank-4 transposes (JS kernel on the wasm heap) match cpu for every permuta
       perms.flatMap((perm) => [tf.transpose(tf.tensor(short!), perm), tf.transpose(tf.tensor(long!), perm)]),
   );
   assertClose(cpu, wasm, 0);
+});
+
+test('a training step skips the first convolution’s input gradient; every weight gradient still matches cpu', async () => {
+  // The skip itself: inside the scope, only the named convolution's input gradient comes back as zeros.
+  await selectBackend('wasm');
+  const dy = tf.randomNormal([2, 8, 8, 4], 0, 1, 'float32', 3);
+  const filter = tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 4);
+  const inputGradient = () =>
+    tf.conv2dTranspose(dy as tf.Tensor4D, filter as tf.Tensor4D, [2, 8, 8, 3], 1, 'same');
+  const real = inputGradient().dataSync();
+  const unread = { inputShape: [2, 8, 8, 3], filterShape: [3, 3, 3, 4] };
+  assert.ok(withUnreadInputGradient(unread, () => inputGradient().dataSync()).every((v) => v === 0));
+  const other = { inputShape: [2, 8, 8, 3], filterShape: [3, 3, 3, 5] };
+  assert.deepEqual(
+    withUnreadInputGradient(other, () => inputGradient().dataSync()),
+    real,
+  );
+  assert.deepEqual(inputGradient().dataSync(), real);
+
+  // A whole step of each convolutional model: the same gradients on wasm (with the skip) as on cpu.
+  for (const arch of ['book-cnn', 'cnn'] as const) {
+    await selectBackend('cpu');
+    const weights = buildModel(arch)
+      .getWeights()
+      .map((w) => w.arraySync());
+    const batch = {
+      x: tf.randomUniform([4, 32, 32, 3], -1, 1, 'float32', 5).dataSync() as Float32Array,
+      labels: Uint8Array.from([0, 1, 1, 0]),
+      size: 4,
+    };
+    const gradients: Float32Array[][] = [];
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await selectBackend(backend);
+      const model = buildModel(arch);
+      model.setWeights(weights.map((w) => tf.tensor(w)));
+      const { grads } = computeGradients(logitsOf(model), batch);
+      gradients.push(Object.values(grads).map((g) => g.dataSync() as Float32Array));
+    }
+    assertClose(gradients[0]!, gradients[1]!, 1e-3);
+  }
 });

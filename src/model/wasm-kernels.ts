@@ -97,10 +97,40 @@ const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
  * swapped, padded by (filter − 1 − original padding). The wasm backend's own Conv2DBackpropInput is a
  * scalar loop ~40× slower than XNNPACK's forward convolution, so strided cases alone keep it.
  */
+/** The convolution (input and filter shape) whose input gradient nobody will read (see below). */
+let unreadInputGradient: { inputShape: number[]; filterShape: number[] } | undefined;
+
+/**
+ * Runs `fn` telling the wasm backend that the input gradient of the convolution with these shapes is never
+ * read: a model's first convolution, whose input is the batch of images. tfjs's fused convolution computes
+ * its input's gradient eagerly even when nothing asks for it; for the book's CNN that was 13 % of a training
+ * step. Within `fn` that gradient comes back as zeros. (By shape, because tfjs hands the kernel a copy of
+ * the filter, not the layer's variable.)
+ */
+export function withUnreadInputGradient<T>(
+  convolution: { inputShape: number[]; filterShape: number[] } | undefined,
+  fn: () => T,
+): T {
+  unreadInputGradient = convolution;
+  try {
+    return fn();
+  } finally {
+    unreadInputGradient = undefined;
+  }
+}
+
+const sameShape = (a: readonly number[], b: readonly number[]) =>
+  a.length === b.length && a.every((n, i) => n === b[i]);
+
 function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const unread = unreadInputGradient;
+    const { inputShape: shape } = attrs as unknown as { inputShape: Shape4 };
+    if (unread && sameShape(shape, unread.inputShape) && sameShape(filter.shape, unread.filterShape)) {
+      return run('Fill', {}, backend as WasmBackend, { shape, value: 0, dtype: 'float32' });
+    }
     const { strides, pad, dimRoundingMode, inputShape, dataFormat } =
       attrs as unknown as ConvGradientAttrs & {
         inputShape: Shape4;

@@ -7,6 +7,7 @@ import os from 'node:os';
 import type { Batch } from '../data/batches.ts';
 import { CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from '../images/normalize.ts';
 import { logitsOf } from '../model/architectures.ts';
+import { withUnreadInputGradient } from '../model/wasm-kernels.ts';
 import { spawnTsWorker } from '../threads/spawn.ts';
 import type { OptimizerName } from './optimizers.ts';
 import { makeOptimizer, setLearningRate } from './optimizers.ts';
@@ -33,6 +34,18 @@ function countCorrect(logits: ArrayLike<number>, labels: Uint8Array): number {
   return correct;
 }
 
+/** The model's first layer if it is a convolution: its input is the batch itself. */
+function firstConvolution(model: tf.LayersModel, batchSize: number) {
+  const first = model.layers.find((layer) => layer.getClassName() !== 'InputLayer');
+  const kernel = first?.getClassName() === 'Conv2D' ? first.trainableWeights[0] : undefined;
+  return (
+    kernel && {
+      inputShape: [batchSize, IMAGE_SIZE, IMAGE_SIZE, CHANNELS],
+      filterShape: kernel.shape as number[],
+    }
+  );
+}
+
 /** Forward and backward pass for one batch: cross-entropy on the logits (log-softmax + NLL). */
 export function computeGradients(
   logits: tf.LayersModel,
@@ -41,11 +54,13 @@ export function computeGradients(
   let hits = 0;
   const x = tf.tensor4d(batch.x, [batch.size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS]);
   const labels = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), 2);
-  const { value, grads } = tf.variableGrads(() => {
-    const out = logits.apply(x, { training: true }) as tf.Tensor;
-    hits = countCorrect(out.dataSync(), batch.labels);
-    return tf.losses.softmaxCrossEntropy(labels, out) as tf.Scalar;
-  });
+  const { value, grads } = withUnreadInputGradient(firstConvolution(logits, batch.size), () =>
+    tf.variableGrads(() => {
+      const out = logits.apply(x, { training: true }) as tf.Tensor;
+      hits = countCorrect(out.dataSync(), batch.labels);
+      return tf.losses.softmaxCrossEntropy(labels, out) as tf.Scalar;
+    }),
+  );
   const loss = value.dataSync()[0]!;
   tf.dispose([x, labels, value]);
   return { loss, hits, grads };
