@@ -190,6 +190,20 @@ function withExplicitTranspose(original: tf.KernelFunc): tf.KernelFunc {
   };
 }
 
+/**
+ * Identity without a copy: the result shares the input's data, as the wasm backend's own Reshape does. No
+ * kernel writes into its inputs, so a shared buffer is never changed under anyone. tfjs's custom gradients
+ * (every fused convolution and matmul) clone their inputs through Identity: 34 copies per book-cnn step.
+ */
+function sharedIdentity(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x!;
+    if (x.dtype === 'string') return original(args);
+    (args.backend as WasmBackend & { incRef(dataId: object): void }).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 function replaceKernel(kernelName: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc): void {
   const existing = tf.getKernel(kernelName, 'wasm');
   if (!existing) throw new Error(`wasm backend lacks the ${kernelName} kernel`);
@@ -211,6 +225,7 @@ export function installWasmTrainingKernels(): void {
     });
   }
   replaceKernel('Conv2DBackpropInput', fastConv2DBackpropInput);
+  replaceKernel('Identity', sharedIdentity);
   replaceKernel('BatchMatMul', withExplicitTranspose);
   replaceKernel('_FusedMatMul', withExplicitTranspose);
   installJsKernels(replaceKernel);
