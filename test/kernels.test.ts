@@ -213,3 +213,22 @@ test('a training step skips the first convolution’s input gradient; every weig
     assertClose(gradients[0]!, gradients[1]!, 1e-3);
   }
 });
+
+test('sums over every axis but the last (SIMD column sums on wasm) match cpu; other sums too', async () => {
+  const [cpu, wasm] = await onBothBackends(
+    () => [random([3, 5, 7, 8], 21), random([3, 5, 7, 6], 22), random([40, 12], 23)],
+    ([even, odd, matrix]) => {
+      const [a, b, m] = [tf.tensor(even!), tf.tensor(odd!), tf.tensor(matrix!)];
+      return [
+        tf.sum(a, [0, 1, 2]), // SIMD
+        tf.sum(a, [2, 0, 1], true), // SIMD, axes in any order, dims kept
+        tf.sum(a, [-4, -3, -2]), // SIMD, negative axes
+        tf.sum(m, 0), // SIMD on a matrix
+        tf.sum(b, [0, 1, 2]), // 6 columns: the backend's own kernel
+        tf.sum(a, [0, 1]), // not all leading axes: the backend's own kernel
+        tf.sum(a), // everything
+      ];
+    },
+  );
+  assertClose(cpu, wasm, 1e-5);
+});

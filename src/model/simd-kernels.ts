@@ -11,6 +11,8 @@ export interface SimdKernels {
   tanh(src: number, dst: number, n4: number): void;
   /** 2×2, stride-2 max-pool gradient; `c` a multiple of 4, `windows` = n·(h/2)·(w/2). */
   maxPoolGrad2x2(x: number, dy: number, dx: number, windows: number, halfW: number, c: number): void;
+  /** Column sums of a rows × (4·cols4) matrix into `dst`. */
+  sumRows(src: number, dst: number, rows: number, cols4: number): void;
 }
 
 /** The WebAssembly API, which this project's type libraries (Node's, no DOM) leave undeclared. */

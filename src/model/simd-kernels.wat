@@ -94,4 +94,33 @@
             (local.set $x (i32.add (local.get $x) (i32.shl (local.get $pixel) (i32.const 1))))
             (local.set $dx (i32.add (local.get $dx) (i32.shl (local.get $pixel) (i32.const 1))))))
         (local.set $windows (i32.sub (local.get $windows) (i32.const 1)))
-        (br $window)))))
+        (br $window))))
+  ;; Column sums of a rows × (4·cols4) matrix: dst[j] = Σ_i src[i, j], rows in order (as a sequential sum
+  ;; over each column would add them). The bias and BatchNorm gradients reduce over all but the last axis.
+  (func (export "sumRows") (param $src i32) (param $dst i32) (param $rows i32) (param $cols4 i32)
+    (local $d i32) (local $n i32)
+    (local.set $d (local.get $dst))
+    (local.set $n (local.get $cols4))
+    (block $cleared
+      (loop $clear
+        (br_if $cleared (i32.eqz (local.get $n)))
+        (v128.store (local.get $d) (v128.const i32x4 0 0 0 0))
+        (local.set $d (i32.add (local.get $d) (i32.const 16)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $clear)))
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $d (local.get $dst))
+        (local.set $n (local.get $cols4))
+        (block $rowDone
+          (loop $column
+            (br_if $rowDone (i32.eqz (local.get $n)))
+            (v128.store (local.get $d) (f32x4.add (v128.load (local.get $d)) (v128.load (local.get $src))))
+            (local.set $d (i32.add (local.get $d) (i32.const 16)))
+            (local.set $src (i32.add (local.get $src) (i32.const 16)))
+            (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+            (br $column)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+)
