@@ -214,7 +214,7 @@ test('a training step skips the first convolution’s input gradient; every weig
   }
 });
 
-test('sums over every axis but the last (SIMD column sums on wasm) match cpu; other sums too', async () => {
+test('sums and means over every axis but the last (SIMD column sums on wasm) match cpu; others too', async () => {
   const [cpu, wasm] = await onBothBackends(
     () => [random([3, 5, 7, 8], 21), random([3, 5, 7, 6], 22), random([40, 12], 23)],
     ([even, odd, matrix]) => {
@@ -227,6 +227,10 @@ test('sums over every axis but the last (SIMD column sums on wasm) match cpu; ot
         tf.sum(b, [0, 1, 2]), // 6 columns: the backend's own kernel
         tf.sum(a, [0, 1]), // not all leading axes: the backend's own kernel
         tf.sum(a), // everything
+        tf.mean(a, [0, 1, 2]), // SIMD
+        tf.mean(a, [0, 1, 2], true), // SIMD, dims kept
+        tf.mean(b, [0, 1, 2]), // the backend's own kernel
+        tf.mean(a, 3), // the backend's own kernel
       ];
     },
   );
