@@ -1,7 +1,7 @@
 /**
- * Element-wise kernels for the wasm backend written as plain loops over its heap. The backend's own
- * Tanh and MaxPoolGrad are scalar C loops that cost more than the convolutions around them; V8 runs
- * these in a fraction of the time (docs/training-speed.md has the figures).
+ * Element-wise kernels for the wasm backend that work in place on its heap: WebAssembly SIMD where the
+ * shapes allow (simd-kernels.wat), plain JS loops for the rest. The backend's own Tanh, MaxPoolGrad and
+ * leading-axes Sum/Mean cost more than the convolutions around them (docs/training-speed.md).
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
