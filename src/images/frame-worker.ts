@@ -1,6 +1,6 @@
 /** The frame thread (see FrameReader): reads files as the watcher asks, replies with their frames. */
 import { parentPort } from 'node:worker_threads';
-import { readFrame } from './frame.ts';
+import { readFrame, type Frame } from './frame.ts';
 
 export interface FrameRequest {
   id: number;
@@ -10,7 +10,7 @@ export interface FrameRequest {
 export type FrameReply =
   | { ready: true } // sent once, when the modules are loaded
   | ({ id: number } & (
-      | { frame: Awaited<ReturnType<typeof readFrame>> }
+      | { frame: Frame }
       | { error: string } // an unexpected failure (a bug), re-thrown on the main thread
     ));
 

@@ -92,13 +92,14 @@ const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   });
 };
 
-/**
- * For stride 1, dx is the forward convolution of dy with the filter rotated 180° and its channel axes
- * swapped, padded by (filter − 1 − original padding). The wasm backend's own Conv2DBackpropInput is a
- * scalar loop ~40× slower than XNNPACK's forward convolution, so strided cases alone keep it.
- */
-/** The convolution (input and filter shape) whose input gradient nobody will read (see below). */
-let unreadInputGradient: { inputShape: number[]; filterShape: number[] } | undefined;
+/** A convolution named by its input's and its filter's shapes. */
+export interface ConvolutionShapes {
+  inputShape: number[];
+  filterShape: number[];
+}
+
+/** The convolution whose input gradient nobody will read (see below). */
+let unreadInputGradient: ConvolutionShapes | undefined;
 
 /**
  * Runs `fn` telling the wasm backend that the input gradient of the convolution with these shapes is never
@@ -107,10 +108,7 @@ let unreadInputGradient: { inputShape: number[]; filterShape: number[] } | undef
  * step. Within `fn` that gradient comes back as zeros. (By shape, because tfjs hands the kernel a copy of
  * the filter, not the layer's variable.)
  */
-export function withUnreadInputGradient<T>(
-  convolution: { inputShape: number[]; filterShape: number[] } | undefined,
-  fn: () => T,
-): T {
+export function withUnreadInputGradient<T>(convolution: ConvolutionShapes | undefined, fn: () => T): T {
   unreadInputGradient = convolution;
   try {
     return fn();
@@ -122,19 +120,23 @@ export function withUnreadInputGradient<T>(
 const sameShape = (a: readonly number[], b: readonly number[]) =>
   a.length === b.length && a.every((n, i) => n === b[i]);
 
+/**
+ * For stride 1, dx is the forward convolution of dy with the filter rotated 180° and its channel axes
+ * swapped, padded by (filter − 1 − original padding). The wasm backend's own Conv2DBackpropInput is a
+ * scalar loop ~40× slower than XNNPACK's forward convolution, so strided cases alone keep it.
+ */
 function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
     const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-    const unread = unreadInputGradient;
-    const { inputShape: shape } = attrs as unknown as { inputShape: Shape4 };
-    if (unread && sameShape(shape, unread.inputShape) && sameShape(filter.shape, unread.filterShape)) {
-      return run('Fill', {}, backend as WasmBackend, { shape, value: 0, dtype: 'float32' });
-    }
     const { strides, pad, dimRoundingMode, inputShape, dataFormat } =
       attrs as unknown as ConvGradientAttrs & {
         inputShape: Shape4;
       };
+    const unread = unreadInputGradient;
+    if (unread && sameShape(inputShape, unread.inputShape) && sameShape(filter.shape, unread.filterShape)) {
+      return run('Fill', {}, backend as WasmBackend, { shape: inputShape, value: 0, dtype: 'float32' });
+    }
     const info = tf.backend_util.computeConv2DInfo(
       inputShape,
       filter.shape as Shape4,

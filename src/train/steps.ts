@@ -7,7 +7,7 @@ import os from 'node:os';
 import type { Batch } from '../data/batches.ts';
 import { CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from '../images/normalize.ts';
 import { logitsOf } from '../model/architectures.ts';
-import { withUnreadInputGradient } from '../model/wasm-kernels.ts';
+import { withUnreadInputGradient, type ConvolutionShapes } from '../model/wasm-kernels.ts';
 import { spawnTsWorker } from '../threads/spawn.ts';
 import type { OptimizerName } from './optimizers.ts';
 import { makeOptimizer, setLearningRate } from './optimizers.ts';
@@ -35,7 +35,7 @@ function countCorrect(logits: ArrayLike<number>, labels: Uint8Array): number {
 }
 
 /** The model's first layer if it is a convolution: its input is the batch itself. */
-function firstConvolution(model: tf.LayersModel, batchSize: number) {
+function firstConvolution(model: tf.LayersModel, batchSize: number): ConvolutionShapes | undefined {
   const first = model.layers.find((layer) => layer.getClassName() !== 'InputLayer');
   const kernel = first?.getClassName() === 'Conv2D' ? first.trainableWeights[0] : undefined;
   return (
