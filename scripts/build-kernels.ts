@@ -11,7 +11,7 @@ export const WAT = fileURLToPath(new URL('../src/model/simd-kernels.wat', import
 export const WASM = fileURLToPath(new URL('../src/model/simd-kernels.wasm', import.meta.url));
 
 export async function assembleKernels(): Promise<Uint8Array> {
-  const module = (await wabt()).parseWat(WAT, await readFile(WAT, 'utf8'), { simd: true });
+  const module = (await wabt()).parseWat(WAT, await readFile(WAT, 'utf8'), { simd: true, bulk_memory: true });
   try {
     module.validate();
     return module.toBinary({}).buffer;

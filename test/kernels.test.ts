@@ -58,6 +58,34 @@ for (const [stride, pad] of [
   });
 }
 
+// Output channels in eights take the SIMD filter gradient: filter sizes, paddings (explicit and uneven
+// included), input channels that are and are not multiples of 4, and widths of 1.
+for (const [name, x, w, pad] of [
+  ['3×3 same, 3 → 16 channels', [3, 7, 9, 3], [3, 3, 3, 16], 'same'],
+  ['3×3 valid, 4 → 8', [2, 6, 5, 4], [3, 3, 4, 8], 'valid'],
+  ['5×5 same, 6 → 24', [2, 8, 7, 6], [5, 5, 6, 24], 'same'],
+  ['2×2 same (uneven padding), 5 → 8', [2, 5, 6, 5], [2, 2, 5, 8], 'same'],
+  ['1×1, 16 → 8, width 1', [3, 4, 1, 16], [1, 1, 16, 8], 'valid'],
+  ['3×1 explicit padding, 2 → 16', [2, 5, 4, 2], [3, 1, 2, 16], [[0, 0], [2, 1], [1, 0], [0, 0]]],
+] as const) {
+  test(`conv2d filter gradient on wasm (SIMD) matches cpu: ${name}`, async () => {
+    const [cpu, wasm] = await onBothBackends(
+      () => [random([...x], 11), random([...w], 12)],
+      ([a, b]) => {
+        const conv = (i: tf.Tensor, f: tf.Tensor) =>
+          tf.conv2d(i as tf.Tensor4D, f as tf.Tensor4D, 1, pad as never);
+        // A non-uniform upstream gradient, so that every dy element counts differently.
+        const weights = tf.randomNormal(conv(tf.tensor(a!), tf.tensor(b!)).shape, 0, 1, 'float32', 13);
+        return tf.grads((i: tf.Tensor, f: tf.Tensor) => tf.sum(tf.mul(conv(i, f), weights)))([
+          tf.tensor(a!),
+          tf.tensor(b!),
+        ]);
+      },
+    );
+    assertClose(cpu, wasm);
+  });
+}
+
 test('fused conv2d + relu gradients (what the layers use) on wasm match cpu', async () => {
   const [cpu, wasm] = await onBothBackends(
     () => [random([2, 8, 8, 4], 3), random([3, 3, 4, 6], 4), random([6], 5)],

@@ -6,11 +6,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
 
-type HeapBackend = WasmHeapBackend & {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
-};
-
 // Eigen's float tanh: a 13/6 rational approximation, accurate to a few float32 ulps over the clamp range.
 const TANH_CLAMP = 7.90531110763549805;
 const A = [
@@ -30,7 +25,7 @@ export function fastTanh(v: number): number {
 
 /** Four at a time in SIMD (simd-kernels.wat), the last few in JS. */
 const tanhKernel: tf.KernelFunc = ({ inputs, backend }) => {
-  const b = backend as HeapBackend;
+  const b = backend as WasmHeapBackend;
   const x = inputs.x!;
   const out = b.makeOutput(x.shape, 'float32');
   const n = tf.util.sizeFromShape(x.shape);
@@ -56,7 +51,7 @@ function maxPoolGrad(original: tf.KernelFunc): tf.KernelFunc {
     const x = inputs.input!;
     const [n, h, w, c] = x.shape as [number, number, number, number];
     if (!two(filterSize) || !two(strides) || pad !== 'valid' || h % 2 || w % 2) return original(args);
-    const b = backend as HeapBackend;
+    const b = backend as WasmHeapBackend;
     const out = b.makeOutput(x.shape, 'float32');
     if (c % 4 === 0) {
       // Four channels at a time in SIMD (simd-kernels.wat); it writes every element of dx.
@@ -129,7 +124,7 @@ function overLeadingAxes(mean: boolean) {
       const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
       const leading = rank > 1 && axes.length === rank - 1 && axes.every((a, i) => a === i);
       if (!leading || x.dtype !== 'float32' || columns === 0 || columns % 4 !== 0) return original(args);
-      const b = backend as HeapBackend;
+      const b = backend as WasmHeapBackend;
       const out = b.makeOutput(keepDims ? [...axes.map(() => 1), columns] : [columns], 'float32');
       const rows = tf.util.sizeFromShape(x.shape) / columns;
       simdKernels(b).sumRows(heapOffset(b, x), heapOffset(b, out), rows, columns / 4);
@@ -151,7 +146,7 @@ function transpose4(original: tf.KernelFunc): tf.KernelFunc {
     const x = inputs.x!;
     const perm = (attrs as { perm: number[] }).perm;
     if (x.shape.length !== 4 || x.dtype !== 'float32') return original(args);
-    const b = backend as HeapBackend;
+    const b = backend as WasmHeapBackend;
     const shape = x.shape as number[];
     const outShape = perm.map((p) => shape[p]!);
     const out = b.makeOutput(outShape, 'float32');

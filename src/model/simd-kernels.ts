@@ -13,6 +13,23 @@ export interface SimdKernels {
   maxPoolGrad2x2(x: number, dy: number, dx: number, windows: number, halfW: number, c: number): void;
   /** Column sums of a rows × (4·cols4) matrix into `dst`. */
   sumRows(src: number, dst: number, rows: number, cols4: number): void;
+  /** `rows` rows of `srcRow` bytes copied `left` bytes into zeroed rows of `dstRow` bytes (`copy` bytes each). */
+  padColumns(src: number, dst: number, rows: number, srcRow: number, dstRow: number, left: number, copy: number): void;
+  /** A stride-1 NHWC convolution's filter gradient from the column-padded input (see the .wat). */
+  filterGradient(
+    xp: number,
+    dy: number,
+    dw: number,
+    n: number,
+    ho: number,
+    wo: number,
+    hin: number,
+    ci: number,
+    co: number,
+    kh: number,
+    kw: number,
+    top: number,
+  ): void;
 }
 
 /** The WebAssembly API, which this project's type libraries (Node's, no DOM) leave undeclared. */
@@ -26,6 +43,9 @@ const { Module, Instance } = (globalThis as unknown as { WebAssembly: WasmApi })
 export type WasmHeapBackend = tf.KernelBackend & {
   wasm: { asm: { memory: object } };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
+  disposeData(dataId: object): boolean;
 };
 
 const module = new Module(readFileSync(new URL('./simd-kernels.wasm', import.meta.url)));

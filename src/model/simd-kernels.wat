@@ -123,4 +123,165 @@
             (br $column)))
         (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
         (br $row))))
+
+  ;; Copies `rows` rows of `srcRow` bytes into rows of `dstRow` bytes, `left` bytes in, zeroing the rest
+  ;; of each: the horizontal zero padding a convolution's filter gradient reads past an image's edges.
+  (func (export "padColumns")
+    (param $src i32) (param $dst i32) (param $rows i32) (param $srcRow i32) (param $dstRow i32)
+    (param $left i32) (param $copy i32)
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (memory.fill (local.get $dst) (i32.const 0) (local.get $dstRow))
+        (memory.copy (i32.add (local.get $dst) (local.get $left)) (local.get $src) (local.get $copy))
+        (local.set $src (i32.add (local.get $src) (local.get $srcRow)))
+        (local.set $dst (i32.add (local.get $dst) (local.get $dstRow)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+
+  ;; The filter gradient of a stride-1 NHWC convolution with `co` (a multiple of 8) output channels:
+  ;; dw[ky, kx, ci, co] = Σ over images, output rows oy and columns ox of
+  ;;   xp[img, oy + ky − top, ox + kx, ci] · dy[img, oy, ox, co],
+  ;; where xp is the input padded to wo + kw − 1 columns (padColumns) and rows outside it count as zero.
+  ;; For one filter row ky, (kx, ci) is one contiguous run of kw·ci floats in xp and in dw alike, so each
+  ;; (output row, ky) adds a [kw·ci, co] product, computed in register tiles of 4 × 8 (tile4x8, tile1x8).
+  (func (export "filterGradient")
+    (param $xp i32) (param $dy i32) (param $dw i32) (param $n i32) (param $ho i32) (param $wo i32)
+    (param $hin i32) (param $ci i32) (param $co i32) (param $kh i32) (param $kw i32) (param $top i32)
+    (local $kk i32) (local $xPixel i32) (local $dyPixel i32) (local $xRowBytes i32) (local $dyRowBytes i32)
+    (local $img i32) (local $oy i32) (local $ky i32) (local $iy i32) (local $kb i32) (local $cb i32)
+    (local $dyRow i32) (local $xRow i32) (local $dwKy i32)
+    (local.set $kk (i32.mul (local.get $kw) (local.get $ci)))
+    (local.set $xPixel (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $dyPixel (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $xRowBytes
+      (i32.mul (local.get $xPixel) (i32.sub (i32.add (local.get $wo) (local.get $kw)) (i32.const 1))))
+    (local.set $dyRowBytes (i32.mul (local.get $dyPixel) (local.get $wo)))
+    (memory.fill (local.get $dw) (i32.const 0)
+      (i32.mul (i32.mul (local.get $kh) (local.get $kk)) (local.get $dyPixel)))
+    (local.set $dyRow (local.get $dy))
+    (local.set $img (i32.const 0))
+    (block $imagesDone
+      (loop $images
+        (br_if $imagesDone (i32.ge_u (local.get $img) (local.get $n)))
+        (local.set $oy (i32.const 0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_u (local.get $oy) (local.get $ho)))
+            (local.set $ky (i32.const 0))
+            (block $kyDone
+              (loop $filterRows
+                (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+                (local.set $iy (i32.sub (i32.add (local.get $oy) (local.get $ky)) (local.get $top)))
+                ;; unsigned: a negative row is as out of range as one past the bottom
+                (if (i32.lt_u (local.get $iy) (local.get $hin))
+                  (then
+                    (local.set $xRow (i32.add (local.get $xp)
+                      (i32.mul (i32.add (i32.mul (local.get $img) (local.get $hin)) (local.get $iy))
+                        (local.get $xRowBytes))))
+                    (local.set $dwKy (i32.add (local.get $dw)
+                      (i32.mul (i32.mul (local.get $ky) (local.get $kk)) (local.get $dyPixel))))
+                    (local.set $kb (i32.const 0))
+                    (block $kbDone
+                      (loop $kBlocks
+                        (br_if $kbDone (i32.ge_u (local.get $kb) (local.get $kk)))
+                        (local.set $cb (i32.const 0))
+                        (block $cbDone
+                          (loop $cBlocks
+                            (br_if $cbDone (i32.ge_u (local.get $cb) (local.get $co)))
+                            (if (i32.le_u (i32.add (local.get $kb) (i32.const 4)) (local.get $kk))
+                              (then (call $tile4x8
+                                (i32.add (local.get $xRow) (i32.shl (local.get $kb) (i32.const 2)))
+                                (i32.add (local.get $dyRow) (i32.shl (local.get $cb) (i32.const 2)))
+                                (i32.add (local.get $dwKy)
+                                  (i32.shl (i32.add (i32.mul (local.get $kb) (local.get $co)) (local.get $cb)) (i32.const 2)))
+                                (local.get $wo) (local.get $xPixel) (local.get $dyPixel)))
+                              (else (call $tile1x8
+                                (i32.add (local.get $xRow) (i32.shl (local.get $kb) (i32.const 2)))
+                                (i32.add (local.get $dyRow) (i32.shl (local.get $cb) (i32.const 2)))
+                                (i32.add (local.get $dwKy)
+                                  (i32.shl (i32.add (i32.mul (local.get $kb) (local.get $co)) (local.get $cb)) (i32.const 2)))
+                                (local.get $wo) (local.get $xPixel) (local.get $dyPixel))))
+                            (local.set $cb (i32.add (local.get $cb) (i32.const 8)))
+                            (br $cBlocks)))
+                        ;; four rows of (kx, ci) at a time, then the last few one by one
+                        (local.set $kb (i32.add (local.get $kb)
+                          (select (i32.const 4) (i32.const 1)
+                            (i32.le_u (i32.add (local.get $kb) (i32.const 4)) (local.get $kk)))))
+                        (br $kBlocks)))))
+                (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                (br $filterRows)))
+            (local.set $dyRow (i32.add (local.get $dyRow) (local.get $dyRowBytes)))
+            (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+            (br $rows)))
+        (local.set $img (i32.add (local.get $img) (i32.const 1)))
+        (br $images))))
+
+  ;; dw[r, 0..8] += Σ_p x[p, r] · dy[p, 0..8] for r = 0..4, over `count` pixels: 8 accumulators in
+  ;; registers; x and dy step by their pixel strides, dw's rows are `dyPixel` bytes apart.
+  (func $tile4x8
+    (param $x i32) (param $dy i32) (param $dw i32) (param $count i32) (param $xPixel i32) (param $dyPixel i32)
+    (local $d0 v128) (local $d1 v128) (local $s v128)
+    (local $a00 v128) (local $a01 v128) (local $a10 v128) (local $a11 v128)
+    (local $a20 v128) (local $a21 v128) (local $a30 v128) (local $a31 v128)
+    (local $r1 i32) (local $r2 i32) (local $r3 i32)
+    (local.set $r1 (i32.add (local.get $dw) (local.get $dyPixel)))
+    (local.set $r2 (i32.add (local.get $r1) (local.get $dyPixel)))
+    (local.set $r3 (i32.add (local.get $r2) (local.get $dyPixel)))
+    (local.set $a00 (v128.load (local.get $dw)))
+    (local.set $a01 (v128.load offset=16 (local.get $dw)))
+    (local.set $a10 (v128.load (local.get $r1)))
+    (local.set $a11 (v128.load offset=16 (local.get $r1)))
+    (local.set $a20 (v128.load (local.get $r2)))
+    (local.set $a21 (v128.load offset=16 (local.get $r2)))
+    (local.set $a30 (v128.load (local.get $r3)))
+    (local.set $a31 (v128.load offset=16 (local.get $r3)))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.eqz (local.get $count)))
+        (local.set $d0 (v128.load (local.get $dy)))
+        (local.set $d1 (v128.load offset=16 (local.get $dy)))
+        (local.set $s (f32x4.splat (f32.load (local.get $x))))
+        (local.set $a00 (f32x4.add (local.get $a00) (f32x4.mul (local.get $s) (local.get $d0))))
+        (local.set $a01 (f32x4.add (local.get $a01) (f32x4.mul (local.get $s) (local.get $d1))))
+        (local.set $s (f32x4.splat (f32.load offset=4 (local.get $x))))
+        (local.set $a10 (f32x4.add (local.get $a10) (f32x4.mul (local.get $s) (local.get $d0))))
+        (local.set $a11 (f32x4.add (local.get $a11) (f32x4.mul (local.get $s) (local.get $d1))))
+        (local.set $s (f32x4.splat (f32.load offset=8 (local.get $x))))
+        (local.set $a20 (f32x4.add (local.get $a20) (f32x4.mul (local.get $s) (local.get $d0))))
+        (local.set $a21 (f32x4.add (local.get $a21) (f32x4.mul (local.get $s) (local.get $d1))))
+        (local.set $s (f32x4.splat (f32.load offset=12 (local.get $x))))
+        (local.set $a30 (f32x4.add (local.get $a30) (f32x4.mul (local.get $s) (local.get $d0))))
+        (local.set $a31 (f32x4.add (local.get $a31) (f32x4.mul (local.get $s) (local.get $d1))))
+        (local.set $x (i32.add (local.get $x) (local.get $xPixel)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $dyPixel)))
+        (local.set $count (i32.sub (local.get $count) (i32.const 1)))
+        (br $pixels)))
+    (v128.store (local.get $dw) (local.get $a00))
+    (v128.store offset=16 (local.get $dw) (local.get $a01))
+    (v128.store (local.get $r1) (local.get $a10))
+    (v128.store offset=16 (local.get $r1) (local.get $a11))
+    (v128.store (local.get $r2) (local.get $a20))
+    (v128.store offset=16 (local.get $r2) (local.get $a21))
+    (v128.store (local.get $r3) (local.get $a30))
+    (v128.store offset=16 (local.get $r3) (local.get $a31)))
+
+  ;; tile4x8 for a single row r = 0.
+  (func $tile1x8
+    (param $x i32) (param $dy i32) (param $dw i32) (param $count i32) (param $xPixel i32) (param $dyPixel i32)
+    (local $s v128) (local $a0 v128) (local $a1 v128)
+    (local.set $a0 (v128.load (local.get $dw)))
+    (local.set $a1 (v128.load offset=16 (local.get $dw)))
+    (block $done
+      (loop $pixels
+        (br_if $done (i32.eqz (local.get $count)))
+        (local.set $s (f32x4.splat (f32.load (local.get $x))))
+        (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $s) (v128.load (local.get $dy)))))
+        (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $dy)))))
+        (local.set $x (i32.add (local.get $x) (local.get $xPixel)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $dyPixel)))
+        (local.set $count (i32.sub (local.get $count) (i32.const 1)))
+        (br $pixels)))
+    (v128.store (local.get $dw) (local.get $a0))
+    (v128.store offset=16 (local.get $dw) (local.get $a1)))
 )

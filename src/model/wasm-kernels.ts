@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { installJsKernels } from './js-kernels.ts';
+import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
 
 type WasmBackend = tf.KernelBackend & { disposeData(dataId: object): boolean };
 type Inputs = Record<string, tf.TensorInfo>;
@@ -45,9 +46,58 @@ function explicitPadding(top: number, bottom: number, left: number, right: numbe
 }
 
 /**
+ * The filter gradient of a stride-1 convolution with output channels in eights (every convolution Birdgate
+ * trains) in WebAssembly SIMD (simd-kernels.wat: filterGradient), on the input padded at its sides. XNNPACK,
+ * asked through conv2DBackpropFilter below, repacks the whole of dy as a filter on every call.
+ */
+function simdFilterGradient(
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  info: tf.backend_util.Conv2DInfo,
+  b: WasmHeapBackend,
+): tf.TensorInfo | undefined {
+  const { batchSize: n, inHeight, inWidth, inChannels: ci, outHeight, outWidth, outChannels: co } = info;
+  const { filterHeight: kh, filterWidth: kw, padInfo } = info;
+  const paddedWidth = outWidth + kw - 1;
+  const copied = Math.min(inWidth, paddedWidth - padInfo.left);
+  const strided = info.strideHeight !== 1 || info.strideWidth !== 1;
+  if (strided || co % 8 !== 0 || padInfo.left < 0 || padInfo.top < 0 || copied <= 0) return undefined;
+  const padded = b.makeOutput([n * inHeight * paddedWidth * ci], 'float32');
+  const out = b.makeOutput(info.filterShape, 'float32');
+  const kernels = simdKernels(b);
+  const pixel = 4 * ci;
+  kernels.padColumns(
+    heapOffset(b, x),
+    heapOffset(b, padded),
+    n * inHeight,
+    inWidth * pixel,
+    paddedWidth * pixel,
+    padInfo.left * pixel,
+    copied * pixel,
+  );
+  kernels.filterGradient(
+    heapOffset(b, padded),
+    heapOffset(b, dy),
+    heapOffset(b, out),
+    n,
+    outHeight,
+    outWidth,
+    inHeight,
+    ci,
+    co,
+    kh,
+    kw,
+    padInfo.top,
+  );
+  b.disposeData(padded.dataId);
+  return out;
+}
+
+/**
  * dW[kh,kw,ci,co] = Σ x[n, s·y+kh−pad, s·x+kw−pad, ci] · dy[n,y,x,co] is itself a convolution: treat the
  * batch as channels, x (as [ci,H,W,n], padded by the convolution itself) as the image and dy (as
- * [h,w,n,co]) as the filter, dilated by the stride. One XNNPACK convolution replaces the missing kernel.
+ * [h,w,n,co]) as the filter, dilated by the stride. One XNNPACK convolution replaces the missing kernel
+ * where the SIMD one above does not apply.
  */
 const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
@@ -64,6 +114,8 @@ const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     dimRoundingMode,
   );
   const b = backend as WasmBackend;
+  const simd = simdFilterGradient(x, dy, info, backend as WasmHeapBackend);
+  if (simd) return simd;
   return scoped(b, (keep) => {
     const image = keep(run('Transpose', { x }, b, { perm: [3, 1, 2, 0] }));
     const filter = keep(run('Transpose', { x: dy }, b, { perm: [1, 2, 0, 3] }));
