@@ -1,6 +1,8 @@
 /**
  * Training throughput: samples/s at batch 64 on the shared CIFAR data, for the book's ch.8 CNN, the
- * default CNN and the book's MLP, on every backend that loads here. One JSON line per case.
+ * default CNN and the book's MLP, on every backend that loads here. One JSON line per case. By default one
+ * epoch of the training split: a steady state, as PyTorch's reference figures are (the first steps of a
+ * run are slower while V8 compiles the hot wasm functions with its optimising tier).
  * Usage: npm run bench:train [-- --data DIR] [-- --backends wasm,cpu] [-- --batches N] [-- --workers N]
  */
 import { parseArgs } from 'node:util';
@@ -15,7 +17,7 @@ const { values } = parseArgs({
     data: { type: 'string', default: '../shared/data/cifar-10-batches-bin' },
     backends: { type: 'string', default: 'tensorflow,wasm,cpu' },
     archs: { type: 'string', default: 'book-cnn,cnn,mlp' },
-    batches: { type: 'string', default: '40' },
+    batches: { type: 'string' },
     workers: { type: 'string' },
   },
 });
@@ -37,7 +39,7 @@ for (const backend of values.backends.split(',') as BackendChoice[]) {
   }
   for (const arch of values.archs.split(',') as Architecture[]) {
     // The cpu backend is ~100× slower: a few batches measure it just as well.
-    const batches = backend === 'cpu' ? 4 : Number(values.batches);
+    const batches = backend === 'cpu' ? 4 : Number(values.batches ?? Math.floor(trainSet.count / BATCH));
     const subset = { count: batches * BATCH, pixels: trainSet.pixels, labels: trainSet.labels };
     let firstBatchAt = 0;
     let lastBatchAt = 0;
