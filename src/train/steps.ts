@@ -10,7 +10,7 @@ import { logitsOf } from '../model/architectures.ts';
 import { withUnreadInputGradient, type ConvolutionShapes } from '../model/wasm-kernels.ts';
 import { spawnTsWorker } from '../threads/spawn.ts';
 import type { OptimizerName } from './optimizers.ts';
-import { makeOptimizer, setLearningRate } from './optimizers.ts';
+import { applyToVariables, makeOptimizer } from './optimizers.ts';
 
 export interface StepResult {
   loss: number;
@@ -66,21 +66,26 @@ export function computeGradients(
   return { loss, hits, grads };
 }
 
+/** The model's gradients as arrays in the order of its trainable weights (what an Optimizer updates). */
+export function gradientArrays(logits: tf.LayersModel, grads: tf.NamedTensorMap): Float32Array[] {
+  const arrays = logits.trainableWeights.map(
+    (w) => new Float32Array(grads[(w.read() as tf.Variable).name]!.dataSync()),
+  );
+  tf.dispose(grads);
+  return arrays;
+}
+
 export function localRunner(model: tf.LayersModel, optimizerName: OptimizerName): StepRunner {
   const logits = logitsOf(model);
   const optimizer = makeOptimizer(optimizerName);
   return {
     async step(batch, learningRate) {
-      setLearningRate(optimizer, learningRate);
       const { loss, hits, grads } = computeGradients(logits, batch);
-      optimizer.applyGradients(grads);
-      tf.dispose(grads);
+      applyToVariables(optimizer, logits.trainableWeights, gradientArrays(logits, grads), learningRate);
       return { loss, hits };
     },
     async syncTo() {}, // the model itself is trained
-    async dispose() {
-      optimizer.dispose();
-    },
+    async dispose() {},
   };
 }
 

@@ -3,13 +3,12 @@ import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
 import { logitsOf } from '../model/architectures.ts';
 import { selectBackend, type BackendChoice } from '../model/backend.ts';
-import { makeOptimizer, setLearningRate } from './optimizers.ts';
-import { computeGradients, type WorkerReply, type WorkerRequest } from './steps.ts';
+import { applyToVariables, makeOptimizer, type Optimizer } from './optimizers.ts';
+import { computeGradients, gradientArrays, type WorkerReply, type WorkerRequest } from './steps.ts';
 
 let logits: tf.LayersModel;
 let model: tf.LayersModel;
-let optimizer: tf.Optimizer;
-let names: string[] = [];
+let optimizer: Optimizer;
 
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) =>
   parentPort!.postMessage(message, transfer);
@@ -24,38 +23,25 @@ async function handle(request: WorkerRequest): Promise<void> {
       tf.dispose(tensors);
       logits = logitsOf(model);
       optimizer = makeOptimizer(request.optimizer);
-      names = logits.trainableWeights.map((w) => (w.read() as tf.Variable).name);
       reply({ kind: 'ready' });
       return;
     }
     case 'step': {
       const { loss, hits, grads } = computeGradients(logits, request);
-      const arrays = names.map((name) => new Float32Array(grads[name]!.dataSync())); // own buffers: transferable
-      tf.dispose(grads);
+      const arrays = gradientArrays(logits, grads); // own buffers: transferable
       reply(
         { kind: 'step', loss, hits, grads: arrays },
         arrays.map((a) => a.buffer as ArrayBuffer),
       );
       return;
     }
-    case 'apply': {
-      setLearningRate(optimizer, request.learningRate);
-      const grads = names.map((name, i) => ({ name, tensor: tf.tensor(request.grads[i]!, shapeOf(name)) }));
-      optimizer.applyGradients(grads);
-      tf.dispose(grads.map((g) => g.tensor));
+    case 'apply':
+      applyToVariables(optimizer, logits.trainableWeights, request.grads, request.learningRate);
       return;
-    }
     case 'weights':
       reply({ kind: 'weights', weights: model.getWeights().map((w) => w.dataSync() as Float32Array) });
       return;
   }
-}
-
-const shapes = new Map<string, number[]>();
-function shapeOf(name: string): number[] {
-  if (!shapes.size)
-    for (const w of logits.trainableWeights) shapes.set((w.read() as tf.Variable).name, w.shape as number[]);
-  return shapes.get(name)!;
 }
 
 // Requests are handled strictly in order: an `apply` must land before the next `step` reads weights.

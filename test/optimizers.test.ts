@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs';
+import { selectBackend } from '../src/model/backend.ts';
+import { makeOptimizer, type OptimizerName } from '../src/train/optimizers.ts';
+
+for (const [name, reference] of [
+  ['adam', () => tf.train.adam(0.01)],
+  ['sgd', () => tf.train.sgd(0.01)],
+] as const) {
+  test(`${name} on arrays matches tf.train.${name} over several steps, changing rates included`, async () => {
+    await selectBackend('cpu');
+    const shapes = [[3, 4], [7], [2, 2, 5]];
+    const initial = shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', i).dataSync() as Float32Array);
+    const variables = initial.map((w, i) => tf.variable(tf.tensor(w, shapes[i]), true, `${name}-w${i}`));
+    const tfOptimizer = reference();
+    const ours = makeOptimizer(name as OptimizerName);
+    const weights = initial.map((w) => Float32Array.from(w));
+    for (let step = 0; step < 6; step++) {
+      const rate = 0.01 * (1 + step); // the one-cycle schedule changes the rate every step
+      // Adam reads its learningRate field each step; SGD keeps a scalar that only its setter replaces.
+      if (name === 'sgd') (tfOptimizer as tf.SGDOptimizer).setLearningRate(rate);
+      else (tfOptimizer as unknown as { learningRate: number }).learningRate = rate;
+      const grads = shapes.map((s, i) => tf.randomNormal(s, 0, 1, 'float32', 100 * step + i));
+      tfOptimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: grads[i]! })));
+      ours.update(
+        weights,
+        grads.map((g) => g.dataSync()),
+        rate,
+      );
+      tf.dispose(grads);
+    }
+    variables.forEach((v, i) => {
+      const expected = v.dataSync();
+      const actual = weights[i]!;
+      for (let j = 0; j < expected.length; j++) {
+        assert.ok(
+          Math.abs(expected[j]! - actual[j]!) < 1e-5,
+          `weight ${i}[${j}]: ${actual[j]} ≠ ${expected[j]}`,
+        );
+      }
+      // The weights moved: a test of an optimizer that does nothing would pass the comparison above only if
+      // tf's did nothing too.
+      assert.ok(Math.abs(actual[0]! - initial[i]![0]!) > 1e-3);
+    });
+    tf.dispose(variables);
+  });
+}
