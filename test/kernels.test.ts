@@ -66,7 +66,17 @@ for (const [name, x, w, pad] of [
   ['5×5 same, 6 → 24', [2, 8, 7, 6], [5, 5, 6, 24], 'same'],
   ['2×2 same (uneven padding), 5 → 8', [2, 5, 6, 5], [2, 2, 5, 8], 'same'],
   ['1×1, 16 → 8, width 1', [3, 4, 1, 16], [1, 1, 16, 8], 'valid'],
-  ['3×1 explicit padding, 2 → 16', [2, 5, 4, 2], [3, 1, 2, 16], [[0, 0], [2, 1], [1, 0], [0, 0]]],
+  [
+    '3×1 explicit padding, 2 → 16',
+    [2, 5, 4, 2],
+    [3, 1, 2, 16],
+    [
+      [0, 0],
+      [2, 1],
+      [1, 0],
+      [0, 0],
+    ],
+  ],
 ] as const) {
   test(`conv2d filter gradient on wasm (SIMD) matches cpu: ${name}`, async () => {
     const [cpu, wasm] = await onBothBackends(

@@ -14,7 +14,15 @@ export interface SimdKernels {
   /** Column sums of a rows × (4·cols4) matrix into `dst`. */
   sumRows(src: number, dst: number, rows: number, cols4: number): void;
   /** `rows` rows of `srcRow` bytes copied `left` bytes into zeroed rows of `dstRow` bytes (`copy` bytes each). */
-  padColumns(src: number, dst: number, rows: number, srcRow: number, dstRow: number, left: number, copy: number): void;
+  padColumns(
+    src: number,
+    dst: number,
+    rows: number,
+    srcRow: number,
+    dstRow: number,
+    left: number,
+    copy: number,
+  ): void;
   /** A stride-1 NHWC convolution's filter gradient from the column-padded input (see the .wat). */
   filterGradient(
     xp: number,
