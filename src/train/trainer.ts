@@ -118,13 +118,17 @@ export async function train(
       let seen = 0;
       let batchIndex = 0;
       let rate = peakRate;
-      for (const batch of loader.epoch(epoch)) {
+      const batches = loader.epoch(epoch);
+      for (let next = batches.next(); !next.done; ) {
         if (signal?.aborted) {
           cancelled = true;
           break;
         }
+        const batch = next.value;
         rate = learningRateAt(schedule, peakRate, epoch * batchesPerEpoch + batchIndex, totalSteps);
-        const { loss, hits } = await runner.step(batch, rate);
+        const pending = runner.step(batch, rate);
+        next = batches.next(); // built while worker replicas compute this step
+        const { loss, hits } = await pending;
         lossSum += loss * batch.size;
         correct += hits;
         seen += batch.size;
