@@ -9,9 +9,11 @@
  *   they include the wait in the queue behind the rest of the burst;
  * - rssMb: peak resident memory of this process while watching (sampled every 50 ms).
  * Frames are made once, up front, in a child process (so its memory is not counted), then renamed into
- * the folder: a rename is atomic, so the stability wait can be short.
+ * the folder: a rename is atomic, so the stability wait can be short. The measured burst follows a
+ * warm-up burst of other frames (--warmup, default 100; 0 measures a cold start): a watcher that runs
+ * for days has long compiled its code, and a cold one spends ~10 % of its CPU in V8's optimising compiler.
  *
- * Usage: npm run bench:watch [-- --count 500] [-- --preload 0] [-- --model DIR] [-- --backend auto|wasm|cpu|tensorflow]
+ * Usage: npm run bench:watch [-- --count 500] [-- --warmup 100] [-- --preload 0] [-- --model DIR] [-- --backend auto|wasm|cpu|tensorflow]
  *          [-- --stability 100] [-- --concurrency 4] [-- --profile] [-- --stand-in] [-- --keep]
  * Without --model: the active model, else models/default, else (or with --stand-in) a CNN of the shipped
  * architecture trained for a few seconds on the generated patterns: same layers, so the same speed, and
@@ -55,6 +57,7 @@ const BASE_DATE = '2024:05:01 12:00:00';
 const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '500' },
+    warmup: { type: 'string', default: '100' },
     preload: { type: 'string', default: '0' },
     model: { type: 'string' },
     backend: { type: 'string', default: 'auto' },
@@ -70,6 +73,8 @@ const { values } = parseArgs({
 });
 const count = Number(values.count);
 if (!Number.isInteger(count) || count < 1) throw new Error('--count must be a whole number from 1 up');
+const warmup = Number(values.warmup);
+if (!Number.isInteger(warmup) || warmup < 0) throw new Error('--warmup must be a whole number');
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -196,6 +201,7 @@ interface SorterInternals {
 async function measureWatching(
   root: string,
   staging: string,
+  warm: string[],
   names: string[],
   classifier: Classifier,
 ): Promise<Record<string, unknown>> {
@@ -237,27 +243,36 @@ async function measureWatching(
   };
   let moved = 0;
   let failures = 0;
+  let expected = 0;
   let done: () => void = () => {};
-  const all = new Promise<void>((resolve) => (done = resolve));
   sorter.on('outcome', (outcome, job) => {
     decided.set(job.file, performance.now());
     if (outcome.kind === 'classified' && outcome.move) moved++;
     if (outcome.kind !== 'classified' && outcome.kind !== 'duplicate') failures++;
-    if (decided.size === names.length) done();
+    if (decided.size === expected) done();
   });
+  /** Renames `batch` into the camera folder and waits for every decision; counts start afresh. */
+  const burst = async (batch: string[]) => {
+    for (const map of [ready, started, decided]) map.clear();
+    moved = failures = 0;
+    expected = batch.length;
+    const all = new Promise<void>((resolve) => (done = resolve));
+    for (const name of batch) await rename(path.join(staging, name), path.join(cam, name));
+    await all;
+  };
   sorter.on('error', (error, job) => {
     failures++;
     log(`error ${job?.file}: ${error.message}`);
   });
 
-  global.gc?.();
-  const cpu0 = process.cpuUsage();
-  const elu0 = performance.eventLoopUtilization();
   let peakRss = process.memoryUsage.rss();
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 50);
   await sorter.start();
-  for (const name of names) await rename(path.join(staging, name), path.join(cam, name));
-  await all;
+  if (warm.length) await burst(warm);
+  global.gc?.();
+  const cpu0 = process.cpuUsage();
+  const elu0 = performance.eventLoopUtilization();
+  await burst(names);
   clearInterval(sampler);
   const cpu = process.cpuUsage(cpu0);
   const elu = performance.eventLoopUtilization(elu0);
@@ -376,16 +391,17 @@ try {
       '--generate',
       staging,
       '--count',
-      String(count),
+      String(count + warmup),
       ...standIn,
     ],
     { stdio: 'inherit' },
   );
   if (child.status !== 0) throw new Error('generating the frames failed');
-  const names = (await readdir(staging)).sort();
+  const frames = (await readdir(staging)).sort();
+  const [warm, names] = [frames.slice(0, warmup), frames.slice(warmup)];
   const frameKb = Math.round((await readFile(path.join(staging, names[0]!))).length / 1024);
   log(
-    `${count} frames of ${WIDTH}×${HEIGHT} (~${frameKb} KB) ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `${frames.length} frames of ${WIDTH}×${HEIGHT} (~${frameKb} KB) ready in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
 
   process.env.BIRDGATE_HOME = path.join(root, 'home');
@@ -395,7 +411,7 @@ try {
 
   // Other processes' load: one figure on a shared machine means little without it.
   const [load1] = os.loadavg();
-  const result = await measureWatching(root, staging, names, classifier);
+  const result = await measureWatching(root, staging, warm, names, classifier);
   console.log(
     JSON.stringify({
       bench: 'watch',
@@ -403,6 +419,7 @@ try {
       backend: classifier.backend,
       arch: classifier.metadata.architecture,
       frameKb,
+      warmup,
       stabilityMs: Number(values.stability),
       preloaded: Number(values.preload),
       load1Before: round1(load1!),
