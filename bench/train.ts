@@ -3,7 +3,7 @@
  * default CNN and the book's MLP, on every backend that loads here. One JSON line per case. By default one
  * epoch of the training split: a steady state, as PyTorch's reference figures are (the first steps of a
  * run are slower while V8 compiles the hot wasm functions with its optimising tier).
- * Usage: npm run bench:train [-- --data DIR] [-- --backends wasm,cpu] [-- --batches N] [-- --workers N]
+ * Usage: npm run bench:train [-- --data DIR] [-- --backends wasm,cpu] [-- --batches N (≤ an epoch)] [-- --workers N]
  */
 import { parseArgs } from 'node:util';
 import { loadCifar } from '../src/data/cifar.ts';
@@ -39,7 +39,8 @@ for (const backend of values.backends.split(',') as BackendChoice[]) {
   }
   for (const arch of values.archs.split(',') as Architecture[]) {
     // The cpu backend is ~100× slower: a few batches measure it just as well.
-    const batches = backend === 'cpu' ? 4 : Number(values.batches ?? Math.floor(trainSet.count / BATCH));
+    const epoch = Math.floor(trainSet.count / BATCH);
+    const batches = backend === 'cpu' ? 4 : Math.min(epoch, Number(values.batches ?? epoch));
     const subset = { count: batches * BATCH, pixels: trainSet.pixels, labels: trainSet.labels };
     let firstBatchAt = 0;
     let lastBatchAt = 0;
