@@ -25,7 +25,7 @@ for (const [name, reference] of [
       tfOptimizer.applyGradients(variables.map((v, i) => ({ name: v.name, tensor: grads[i]! })));
       ours.update(
         weights,
-        grads.map((g) => g.dataSync()),
+        grads.map((g) => g.dataSync() as Float32Array),
         rate,
       );
       tf.dispose(grads);

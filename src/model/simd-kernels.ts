@@ -38,14 +38,22 @@ export interface SimdKernels {
     kw: number,
     top: number,
   ): void;
+  /** One Adam step over `n4` groups of 4 weights; `m` and `v` are updated in place (see the .wat). */
+  adam(w: number, g: number, m: number, v: number, n4: number, lr: number, c1: number, c2: number): void;
 }
 
 /** The WebAssembly API, which this project's type libraries (Node's, no DOM) leave undeclared. */
 interface WasmApi {
+  Memory: new (descriptor: { initial: number }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
 }
-const { Module, Instance } = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  /** Adds 64 KiB pages; views of the old buffer are detached. */
+  grow(pages: number): number;
+}
+const { Memory, Module, Instance } = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
 /** What the kernels need of the wasm backend: its memory and where each tensor lives in it. */
 export type WasmHeapBackend = tf.KernelBackend & {
@@ -60,7 +68,16 @@ const module = new Module(readFileSync(new URL('./simd-kernels.wasm', import.met
 const instances = new WeakMap<object, SimdKernels>();
 
 export function simdKernels(backend: WasmHeapBackend): SimdKernels {
-  const memory = backend.wasm.asm.memory;
+  return kernelsOn(backend.wasm.asm.memory);
+}
+
+/** A memory of one's own, for work on plain arrays outside any backend (the optimizer). */
+export function ownMemory(): { memory: WasmMemory; kernels: SimdKernels } {
+  const memory = new Memory({ initial: 1 });
+  return { memory, kernels: kernelsOn(memory) };
+}
+
+function kernelsOn(memory: object): SimdKernels {
   let kernels = instances.get(memory);
   if (!kernels) {
     kernels = new Instance(module, { tfjs: { memory } }).exports as SimdKernels;

@@ -284,4 +284,37 @@
         (br $pixels)))
     (v128.store (local.get $dw) (local.get $a0))
     (v128.store offset=16 (local.get $dw) (local.get $a1)))
+
+  ;; One Adam step over n4 groups of 4 weights, as tf.train.adam computes it: m and v (the moments) are
+  ;; updated in place, then w -= lr·c1·m / (√(v·c2) + 1e-7), where c1 and c2 are the bias corrections
+  ;; 1/(1 − β^t). Run on the optimizer's own memory (src/train/optimizers.ts), not the backend's.
+  (func (export "adam")
+    (param $w i32) (param $g i32) (param $m i32) (param $v i32) (param $n4 i32)
+    (param $lr f32) (param $c1 f32) (param $c2 f32)
+    (local $gi v128) (local $mi v128) (local $vi v128) (local $step v128) (local $correction v128)
+    (local.set $step (f32x4.splat (f32.mul (local.get $lr) (local.get $c1))))
+    (local.set $correction (f32x4.splat (local.get $c2)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n4)))
+        (local.set $gi (v128.load (local.get $g)))
+        (local.set $mi (f32x4.add
+          (f32x4.mul (v128.load (local.get $m)) (f32x4.splat (f32.const 0.9)))
+          (f32x4.mul (local.get $gi) (f32x4.splat (f32.const 0.1)))))
+        (local.set $vi (f32x4.add
+          (f32x4.mul (v128.load (local.get $v)) (f32x4.splat (f32.const 0.999)))
+          (f32x4.mul (f32x4.mul (local.get $gi) (local.get $gi)) (f32x4.splat (f32.const 0.001)))))
+        (v128.store (local.get $m) (local.get $mi))
+        (v128.store (local.get $v) (local.get $vi))
+        (v128.store (local.get $w)
+          (f32x4.sub (v128.load (local.get $w))
+            (f32x4.div (f32x4.mul (local.get $step) (local.get $mi))
+              (f32x4.add (f32x4.sqrt (f32x4.mul (local.get $vi) (local.get $correction)))
+                (f32x4.splat (f32.const 1e-7))))))
+        (local.set $w (i32.add (local.get $w) (i32.const 16)))
+        (local.set $g (i32.add (local.get $g) (i32.const 16)))
+        (local.set $m (i32.add (local.get $m) (i32.const 16)))
+        (local.set $v (i32.add (local.get $v) (i32.const 16)))
+        (local.set $n4 (i32.sub (local.get $n4) (i32.const 1)))
+        (br $next))))
 )

@@ -1,9 +1,10 @@
 /**
- * Adam and SGD over plain Float32Arrays: one JS loop per weight array. tfjs's optimizers run ~10 kernels per
- * variable (1.3–2.9 ms a step on wasm, 10–15 % of a book-cnn step); this is a few tenths of that. Each
- * replica of parallel training applies the same averaged gradients with its own copy (see steps.ts).
+ * Adam and SGD over plain Float32Arrays, whatever the backend. tfjs's optimizers run ~10 kernels per
+ * variable (1.3–2.9 ms of a CNN step on wasm, almost all per-kernel overhead); these are one pass over all
+ * the weights. Each replica of parallel training applies the same averaged gradients (see steps.ts).
  */
 import * as tf from '@tensorflow/tfjs';
+import { ownMemory } from '../model/simd-kernels.ts';
 
 export type OptimizerName = 'adam' | 'sgd';
 
@@ -11,38 +12,58 @@ export const DEFAULT_LEARNING_RATE: Record<OptimizerName, number> = { adam: 2e-3
 
 export interface Optimizer {
   /** Updates `weights` in place from `grads` (same order and sizes). */
-  update(weights: Float32Array[], grads: ArrayLike<number>[], learningRate: number): void;
+  update(weights: Float32Array[], grads: Float32Array[], learningRate: number): void;
 }
 
-// tf.train.adam's defaults; its epsilon is the backend's float32 epsilon.
-const BETA1 = 0.9;
-const BETA2 = 0.999;
-const EPSILON = 1e-7;
+const [BETA1, BETA2] = [0.9, 0.999]; // tf.train.adam's defaults (and simd-kernels.wat's constants)
 
-/** Adam as tf.train.adam computes it (bias-corrected moments, epsilon outside the square root). */
+/**
+ * Adam as tf.train.adam computes it (bias-corrected moments, epsilon outside the square root), four weights
+ * at a time in WebAssembly SIMD (simd-kernels.wat: adam) on a memory of its own: the weights and gradients
+ * are copied in end to end, and the moments stay there between steps.
+ */
 function adam(): Optimizer {
-  let moments: { m: Float32Array; v: Float32Array }[] = [];
+  const { memory, kernels } = ownMemory();
+  let total = -1;
   let beta1Power = 1;
   let beta2Power = 1;
   return {
     update(weights, grads, learningRate) {
-      if (moments.length === 0) {
-        moments = weights.map((w) => ({ m: new Float32Array(w.length), v: new Float32Array(w.length) }));
+      const n = weights.reduce((sum, w) => sum + w.length, 0);
+      const padded = Math.ceil(n / 4) * 4; // the tail's gradients stay 0, so its weights never change
+      if (total < 0) {
+        // Four regions: weights, gradients, first and second moments (a new memory is zeroed).
+        const pages = Math.ceil((16 * padded) / 65536) - memory.buffer.byteLength / 65536;
+        if (pages > 0) memory.grow(pages);
+        total = n;
+      } else if (n !== total) {
+        throw new Error(`Adam was set up for ${total} weights, got ${n}`);
       }
+      const heap = new Float32Array(memory.buffer);
+      let at = 0;
+      weights.forEach((w, k) => {
+        heap.set(w, at);
+        heap.set(grads[k]!, padded + at);
+        at += w.length;
+      });
       beta1Power *= BETA1;
       beta2Power *= BETA2;
-      const c1 = 1 / (1 - beta1Power);
-      const c2 = 1 / (1 - beta2Power);
-      weights.forEach((w, k) => {
-        const g = grads[k]!;
-        const { m, v } = moments[k]!;
-        for (let i = 0; i < w.length; i++) {
-          const gi = g[i]!;
-          const mi = (m[i] = BETA1 * m[i]! + (1 - BETA1) * gi);
-          const vi = (v[i] = BETA2 * v[i]! + (1 - BETA2) * gi * gi);
-          w[i] = w[i]! - (learningRate * mi * c1) / (Math.sqrt(vi * c2) + EPSILON);
-        }
-      });
+      const bytes = 4 * padded;
+      kernels.adam(
+        0,
+        bytes,
+        2 * bytes,
+        3 * bytes,
+        padded / 4,
+        learningRate,
+        1 / (1 - beta1Power),
+        1 / (1 - beta2Power),
+      );
+      at = 0;
+      for (const w of weights) {
+        w.set(heap.subarray(at, at + w.length));
+        at += w.length;
+      }
     },
   };
 }
@@ -50,10 +71,10 @@ function adam(): Optimizer {
 function sgd(): Optimizer {
   return {
     update(weights, grads, learningRate) {
-      weights.forEach((w, k) => {
-        const g = grads[k]!;
+      for (let k = 0; k < weights.length; k++) {
+        const [w, g] = [weights[k]!, grads[k]!];
         for (let i = 0; i < w.length; i++) w[i] = w[i]! - learningRate * g[i]!;
-      });
+      }
     },
   };
 }
@@ -66,7 +87,7 @@ export function makeOptimizer(name: OptimizerName): Optimizer {
 export function applyToVariables(
   optimizer: Optimizer,
   variables: tf.LayerVariable[],
-  grads: ArrayLike<number>[],
+  grads: Float32Array[],
   learningRate: number,
 ): void {
   const weights = variables.map((v) => new Float32Array(v.read().dataSync()));

@@ -119,7 +119,7 @@ export async function train(
       let batchIndex = 0;
       let rate = peakRate;
       const batches = loader.epoch(epoch);
-      for (let next = batches.next(); !next.done; ) {
+      for (let next = batches.next(); !next.done;) {
         if (signal?.aborted) {
           cancelled = true;
           break;
