@@ -252,6 +252,35 @@ test('a training step skips the first convolution’s input gradient; every weig
   }
 });
 
+test('per-channel multiply, add, subtract and batch norm (SIMD on wasm) match cpu; other shapes too', async () => {
+  const full = [2, 3, 5, 8];
+  const [cpu, wasm] = await onBothBackends(
+    () => [
+      random(full, 21),
+      random([8], 22),
+      random([1, 1, 1, 8], 23),
+      random([2, 3, 5, 6], 24),
+      random([6], 25),
+    ],
+    ([x, c, c4, odd, oddC]) => {
+      const [t, row, row4, u, uRow] = [x, c, c4, odd, oddC].map((v) => tf.tensor(v!));
+      const variance = tf.abs(row!).add(0.1);
+      return [
+        tf.mul(t!, row!),
+        tf.mul(row4!, t!),
+        tf.add(row!, t!),
+        tf.sub(t!, row4!),
+        tf.sub(row!, t!), // the row on the left of a subtraction: the stock kernel
+        tf.mul(u!, uRow!), // 6 channels: not in fours, the stock kernel
+        tf.batchNorm(t!, row!, variance, row!, tf.abs(row4!).reshape([8]), 1e-3),
+        tf.batchNorm(t!, row!, variance), // no offset, no scale
+        tf.batchNorm(u!, uRow!, tf.abs(uRow!).add(0.1), uRow!, uRow!, 1e-3),
+      ];
+    },
+  );
+  assertClose(cpu, wasm);
+});
+
 test('sums and means over every axis but the last (SIMD column sums on wasm) match cpu; others too', async () => {
   const [cpu, wasm] = await onBothBackends(
     () => [random([3, 5, 7, 8], 21), random([3, 5, 7, 6], 22), random([40, 12], 23)],

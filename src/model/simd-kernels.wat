@@ -317,4 +317,54 @@
         (local.set $v (i32.add (local.get $v) (i32.const 16)))
         (local.set $n4 (i32.sub (local.get $n4) (i32.const 1)))
         (br $next))))
+
+  ;; a ∘ b for a of `rows` rows of 4·c4 floats and b one such row, broadcast down them (a per-channel
+  ;; vector against NHWC activations): op 0 multiplies, 1 adds, 2 subtracts b from a.
+  (func (export "channelBinary")
+    (param $a i32) (param $b i32) (param $out i32) (param $rows i32) (param $c4 i32) (param $op i32)
+    (local $k i32) (local $x v128) (local $y v128)
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $k (i32.const 0))
+        (block $rowDone
+          (loop $column
+            (br_if $rowDone (i32.ge_u (local.get $k) (i32.shl (local.get $c4) (i32.const 4))))
+            (local.set $x (v128.load (i32.add (local.get $a) (local.get $k))))
+            (local.set $y (v128.load (i32.add (local.get $b) (local.get $k))))
+            (v128.store (i32.add (local.get $out) (local.get $k))
+              (if (result v128) (i32.eqz (local.get $op))
+                (then (f32x4.mul (local.get $x) (local.get $y)))
+                (else (if (result v128) (i32.eq (local.get $op) (i32.const 1))
+                  (then (f32x4.add (local.get $x) (local.get $y)))
+                  (else (f32x4.sub (local.get $x) (local.get $y)))))))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $column)))
+        (local.set $a (i32.add (local.get $a) (i32.shl (local.get $c4) (i32.const 4))))
+        (local.set $out (i32.add (local.get $out) (i32.shl (local.get $c4) (i32.const 4))))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+
+  ;; out = x·k + d per channel (k and d one row of 4·c4 floats each): batch normalisation with its
+  ;; statistics, scale and offset folded into k and d.
+  (func (export "channelAffine")
+    (param $x i32) (param $k i32) (param $d i32) (param $out i32) (param $rows i32) (param $c4 i32)
+    (local $j i32)
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $column
+            (br_if $rowDone (i32.ge_u (local.get $j) (i32.shl (local.get $c4) (i32.const 4))))
+            (v128.store (i32.add (local.get $out) (local.get $j))
+              (f32x4.add
+                (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $k) (local.get $j))))
+                (v128.load (i32.add (local.get $d) (local.get $j)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $column)))
+        (local.set $x (i32.add (local.get $x) (i32.shl (local.get $c4) (i32.const 4))))
+        (local.set $out (i32.add (local.get $out) (i32.shl (local.get $c4) (i32.const 4))))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
 )
