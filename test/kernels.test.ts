@@ -160,7 +160,8 @@ test('batch-norm gradient (broadcast, no tiles) matches finite differences', asy
 });
 
 test('max-pool and tanh (SIMD and JS kernels on the wasm heap) match cpu, gradients included', async () => {
-  // 5 channels and 717 elements take the JS paths (channels not a multiple of 4, a tail of 1); 8 channels
+  // 5 channels and 717 elements take the JS paths (channels not a multiple of 4, a tail of 1, for tanh and
+  // its gradient); 8 channels
   // the SIMD max-pool gradient. Ties (the 0s and 1s of the last input) must go to the first in the window.
   const ties = () =>
     tf
@@ -186,7 +187,10 @@ test('max-pool and tanh (SIMD and JS kernels on the wasm heap) match cpu, gradie
             )(input),
           ];
         })
-        .concat(tf.tanh(tf.tensor(flat!))),
+        .concat(
+          tf.tanh(tf.tensor(flat!)),
+          tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tanh(v), tf.linspace(-1, 1, 717))))(tf.tensor(flat!)),
+        ),
   );
   assertClose(cpu, wasm, 1e-6);
 });

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { installBatchNormGradient } from './batchnorm-gradient.ts';
+import { installGradients } from './gradients.ts';
 import { installWasmTrainingKernels } from './wasm-kernels.ts';
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
@@ -42,7 +42,7 @@ async function activate(name: string): Promise<boolean> {
 /** Sets the backend and returns the one in use. A named backend that cannot load is an error. */
 export async function selectBackend(choice: BackendChoice = 'auto'): Promise<string> {
   tf.enableProdMode(); // silences tfjs's console banners, which would otherwise mix into CLI output
-  installBatchNormGradient();
+  installGradients();
   const candidates = choice === 'auto' ? ['tensorflow', 'wasm', 'cpu'] : [choice];
   for (const name of candidates) {
     if (tf.getBackend() === name) return name;

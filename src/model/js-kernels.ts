@@ -5,6 +5,7 @@
  * (docs/training-speed.md).
  */
 import * as tf from '@tensorflow/tfjs';
+import { TANH_GRAD } from './gradients.ts';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
 
 // Eigen's float tanh: a 13/6 rational approximation, accurate to a few float32 ulps over the clamp range.
@@ -35,6 +36,19 @@ const tanhKernel: tf.KernelFunc = ({ inputs, backend }) => {
   const src = b.typedArrayFromHeap(x); // views taken after allocation: the heap may have grown
   const dst = b.typedArrayFromHeap(out);
   for (let i = vectorized; i < n; i++) dst[i] = fastTanh(src[i]!);
+  return out;
+};
+
+/** tanh's gradient (gradients.ts): four at a time in SIMD, the last few in JS. */
+const tanhGradKernel: tf.KernelFunc = ({ inputs, backend }) => {
+  const b = backend as WasmHeapBackend;
+  const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
+  const out = b.makeOutput(y.shape, 'float32');
+  const n = tf.util.sizeFromShape(y.shape);
+  const vectorized = n - (n % 4);
+  simdKernels(b).tanhGrad(heapOffset(b, dy), heapOffset(b, y), heapOffset(b, out), vectorized / 4);
+  const [g, v, dst] = [b.typedArrayFromHeap(dy), b.typedArrayFromHeap(y), b.typedArrayFromHeap(out)];
+  for (let i = vectorized; i < n; i++) dst[i] = g[i]! * (1 - v[i]! * v[i]!);
   return out;
 };
 
@@ -103,6 +117,7 @@ export function installJsKernels(
   replaceKernel: (name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc) => void,
 ) {
   replaceKernel('Tanh', () => tanhKernel);
+  tf.registerKernel({ kernelName: TANH_GRAD, backendName: 'wasm', kernelFunc: tanhGradKernel });
   replaceKernel('MaxPoolGrad', maxPoolGrad);
   replaceKernel('Transpose', transpose4);
   replaceKernel('Sum', overLeadingAxes(false));

@@ -9,6 +9,8 @@ import type * as tf from '@tensorflow/tfjs';
 export interface SimdKernels {
   /** tanh of `n4` groups of four floats from byte offset `src` to `dst`. */
   tanh(src: number, dst: number, n4: number): void;
+  /** tanh's gradient dy·(1 − y²) of `n4` groups of four floats, from its output y. */
+  tanhGrad(dy: number, y: number, dst: number, n4: number): void;
   /** 2×2, stride-2 max-pool gradient; `c` a multiple of 4, `windows` = n·(h/2)·(w/2). */
   maxPoolGrad2x2(x: number, dy: number, dx: number, windows: number, halfW: number, c: number): void;
   /** Column sums of a rows × (4·cols4) matrix into `dst`. */

@@ -367,4 +367,20 @@
         (local.set $out (i32.add (local.get $out) (i32.shl (local.get $c4) (i32.const 4))))
         (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
         (br $row))))
+
+  ;; tanh's gradient dy·(1 − y²) from its output y, n4 groups of 4 floats: one pass instead of tfjs's three.
+  (func (export "tanhGrad") (param $dy i32) (param $y i32) (param $dst i32) (param $n4 i32)
+    (local $v v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n4)))
+        (local.set $v (v128.load (local.get $y)))
+        (v128.store (local.get $dst)
+          (f32x4.mul (v128.load (local.get $dy))
+            (f32x4.sub (f32x4.splat (f32.const 1)) (f32x4.mul (local.get $v) (local.get $v)))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $n4 (i32.sub (local.get $n4) (i32.const 1)))
+        (br $next))))
 )

@@ -1,0 +1,61 @@
+/**
+ * Gradients Birdgate registers in place of tfjs's own, for every backend: the same mathematics in fewer or
+ * cheaper kernels (each checked against the stock one in test/kernels.test.ts).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * FusedBatchNorm's stock gradient tiles 1/√(var+ε) up to the full activation shape before multiplying,
+ * which on wasm costs more than the convolutions around it. This is the same gradient with broadcasting
+ * instead of tiles.
+ */
+const batchNorm: tf.GradConfig = {
+  kernelName: 'FusedBatchNorm',
+  inputsToSave: ['x', 'mean', 'variance', 'scale'],
+  gradFunc: (dy, saved, attrs) => {
+    const dyT = dy as tf.Tensor;
+    const { varianceEpsilon } = attrs as unknown as { varianceEpsilon: number };
+    const [x, mean, variance, scale] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor | undefined];
+    const axes = tf.backend_util.getReductionAxes(mean.shape, x.shape);
+    const reduce = (t: tf.Tensor) => (axes.length ? tf.sum(t, axes) : t).reshape(mean.shape);
+    const scaleValue = scale ?? tf.scalar(1);
+    const rstd = tf.rsqrt(tf.add(variance, varianceEpsilon));
+    const centred = () => tf.sub(x, mean);
+    return {
+      x: () => tf.mul(dyT, tf.mul(rstd, scaleValue)),
+      mean: () => reduce(tf.mul(dyT, tf.neg(tf.mul(rstd, scaleValue)))),
+      variance: () =>
+        reduce(tf.mul(tf.mul(dyT, centred()), tf.mul(tf.pow(rstd, 3), tf.mul(scaleValue, -0.5)))),
+      scale: () => reduce(tf.mul(tf.mul(dyT, centred()), rstd)),
+      offset: () => reduce(dyT),
+    };
+  },
+};
+
+/** A kernel computing tanh's gradient dy·(1 − y²) in one pass, where a backend has one (wasm: js-kernels.ts). */
+export const TANH_GRAD = 'BirdgateTanhGrad';
+
+/** tanh's gradient: one kernel where the backend has it, else tfjs's three (Square, Sub, Multiply). */
+const tanh: tf.GradConfig = {
+  kernelName: 'Tanh',
+  outputsToSave: [true],
+  gradFunc: (dy, saved) => {
+    const [y] = saved as [tf.Tensor];
+    const dyT = dy as tf.Tensor;
+    return {
+      x: () =>
+        tf.getKernel(TANH_GRAD, tf.getBackend())
+          ? (tf.engine().runKernel(TANH_GRAD, { dy: dyT, y }) as tf.Tensor)
+          : tf.mul(dyT, tf.sub(1, tf.square(y))),
+    };
+  },
+};
+
+let installed = false;
+
+export function installGradients(): void {
+  if (installed) return;
+  installed = true;
+  tf.registerGradient(batchNorm);
+  tf.registerGradient(tanh);
+}
