@@ -279,6 +279,15 @@ test('per-channel multiply, add, subtract and batch norm (SIMD on wasm) match cp
         tf.batchNorm(t!, row!, variance, row!, tf.abs(row4!).reshape([8]), 1e-3),
         tf.batchNorm(t!, row!, variance), // no offset, no scale
         tf.batchNorm(u!, uRow!, tf.abs(uRow!).add(0.1), uRow!, uRow!, 1e-3),
+        // A large mean and a tiny variance: centring must come before scaling, or float32 loses the signal.
+        tf.batchNorm(
+          t!.mul(0.01).add(1000),
+          row!.mul(0.01).add(1000),
+          tf.fill([8], 1e-4),
+          undefined,
+          undefined,
+          1e-3,
+        ),
       ];
     },
   );

@@ -42,8 +42,8 @@ export interface SimdKernels {
   ): void;
   /** a ∘ b, b one row of 4·c4 floats broadcast down a's `rows` rows; op 0 ×, 1 +, 2 − (a − b). */
   channelBinary(a: number, b: number, out: number, rows: number, c4: number, op: 0 | 1 | 2): void;
-  /** out = x·k + d, k and d one row of 4·c4 floats each, broadcast down x's `rows` rows. */
-  channelAffine(x: number, k: number, d: number, out: number, rows: number, c4: number): void;
+  /** out = (x − m)·k + d, m, k and d one row of 4·c4 floats each, broadcast down x's `rows` rows. */
+  channelAffine(x: number, m: number, k: number, d: number, out: number, rows: number, c4: number): void;
   /** One Adam step over `n4` groups of 4 weights; `m` and `v` are updated in place (see the .wat). */
   adam(w: number, g: number, m: number, v: number, n4: number, lr: number, c1: number, c2: number): void;
 }

@@ -345,10 +345,11 @@
         (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
         (br $row))))
 
-  ;; out = x·k + d per channel (k and d one row of 4·c4 floats each): batch normalisation with its
-  ;; statistics, scale and offset folded into k and d.
+  ;; out = (x − m)·k + d per channel (m, k and d one row of 4·c4 floats each): batch normalisation with
+  ;; its scale folded into k = scale/√(variance+ε). Centring first, as the stock kernel does, keeps
+  ;; activations with a large mean and a tiny variance exact.
   (func (export "channelAffine")
-    (param $x i32) (param $k i32) (param $d i32) (param $out i32) (param $rows i32) (param $c4 i32)
+    (param $x i32) (param $m i32) (param $k i32) (param $d i32) (param $out i32) (param $rows i32) (param $c4 i32)
     (local $j i32)
     (block $done
       (loop $row
@@ -359,7 +360,9 @@
             (br_if $rowDone (i32.ge_u (local.get $j) (i32.shl (local.get $c4) (i32.const 4))))
             (v128.store (i32.add (local.get $out) (local.get $j))
               (f32x4.add
-                (f32x4.mul (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $k) (local.get $j))))
+                (f32x4.mul
+                  (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $m) (local.get $j))))
+                  (v128.load (i32.add (local.get $k) (local.get $j))))
                 (v128.load (i32.add (local.get $d) (local.get $j)))))
             (local.set $j (i32.add (local.get $j) (i32.const 16)))
             (br $column)))
