@@ -4,7 +4,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
-import { FrameReader } from '../src/images/frame-reader.ts';
+import { Worker } from 'node:worker_threads';
+import { FrameReader, spawnFrameThread } from '../src/images/frame-reader.ts';
 import { preprocessImage } from '../src/images/preprocess.ts';
 import { tempDir } from './helpers/fixtures.ts';
 
@@ -71,6 +72,27 @@ describe('FrameReader: a file read once on its own thread', () => {
     const frame = await reader.read(join(dir, 'gone.jpg'));
     assert.equal(frame.kind, 'unreadable');
     if (frame.kind === 'unreadable') assert.match(frame.error, /gone\.jpg: ENOENT/);
+  });
+
+  test('a read whose thread dies is sent once more to a fresh thread; a second death fails it', async () => {
+    const file = await cameraJpeg('survivor.jpg');
+    // A thread that dies at its first request, as a bug in it would make it.
+    const dying = () =>
+      new Worker("require('node:worker_threads').parentPort.on('message', () => process.exit(3))", {
+        eval: true,
+      });
+    let spawned = 0;
+    const recovering = new FrameReader(() => (spawned++ === 0 ? dying() : spawnFrameThread()));
+    let doomed = 0;
+    const always = new FrameReader(() => (doomed++, dying()));
+    try {
+      assert.equal((await recovering.read(file)).kind, 'image');
+      assert.equal(spawned, 2);
+      await assert.rejects(always.read(file), /the frame thread exited \(code 3\)/);
+      assert.equal(doomed, 2); // one retry, not a loop
+    } finally {
+      await Promise.all([recovering.close(), always.close()]);
+    }
   });
 
   test('after the thread is closed, the next read starts a new one', async () => {

@@ -10,61 +10,85 @@ import type { Frame } from './frame.ts';
 import type { FrameReply, FrameRequest } from './frame-worker.ts';
 
 interface Pending {
+  file: string;
+  /** 1 on the first thread; a read its thread died under is sent once more, to a fresh thread. */
+  attempt: number;
   resolve: (frame: Frame) => void;
   reject: (error: Error) => void;
 }
 
+/** A thread and the reads it holds. */
+interface Thread {
+  worker: Worker;
+  pending: Map<number, Pending>;
+  ready: Promise<void>;
+}
+
+export const spawnFrameThread = (): Worker => spawnTsWorker(new URL('./frame-worker.ts', import.meta.url));
+
 export class FrameReader {
-  #worker: Worker | undefined;
-  #ready: Promise<void> | undefined;
+  #thread: Thread | undefined;
   #next = 0;
-  readonly #pending = new Map<number, Pending>();
+  /** Threads this reader terminated itself: what they held fails instead of being retried. */
+  readonly #closed = new WeakSet<Worker>();
+
+  /** `spawn` starts a frame thread (tests substitute one that dies). */
+  constructor(private readonly spawn: () => Worker = spawnFrameThread) {}
 
   read(file: string): Promise<Frame> {
-    const worker = (this.#worker ??= this.#start());
-    const id = this.#next++;
-    return new Promise<Frame>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      worker.ref(); // only while reads are pending: an idle reader never keeps the process alive
-      worker.postMessage({ id, file } satisfies FrameRequest);
-    });
+    return new Promise<Frame>((resolve, reject) => this.#send({ file, attempt: 1, resolve, reject }));
   }
 
   /** Starts the thread ahead of the first read (loading its modules takes a few hundred ms). */
   async start(): Promise<void> {
-    this.#worker ??= this.#start();
-    await this.#ready;
+    await (this.#thread ??= this.#start()).ready;
   }
 
   async close(): Promise<void> {
-    const worker = this.#worker;
-    this.#worker = undefined;
-    await worker?.terminate();
+    const thread = this.#thread;
+    this.#thread = undefined;
+    if (!thread) return;
+    this.#closed.add(thread.worker);
+    await thread.worker.terminate();
   }
 
-  #start(): Worker {
-    const worker = spawnTsWorker(new URL('./frame-worker.ts', import.meta.url));
+  #send(read: Pending): void {
+    const { worker, pending } = (this.#thread ??= this.#start());
+    const id = this.#next++;
+    pending.set(id, read);
+    worker.ref(); // only while reads are pending: an idle reader never keeps the process alive
+    worker.postMessage({ id, file: read.file } satisfies FrameRequest);
+  }
+
+  #start(): Thread {
+    const worker = this.spawn();
+    const pending = new Map<number, Pending>();
     let loaded: () => void = () => {};
-    this.#ready = new Promise((resolve) => (loaded = resolve));
+    const thread: Thread = { worker, pending, ready: new Promise((resolve) => (loaded = resolve)) };
     worker.on('message', (reply: FrameReply) => {
       if (!('ready' in reply)) {
-        const pending = this.#pending.get(reply.id);
-        this.#pending.delete(reply.id);
-        if ('frame' in reply) pending?.resolve(reply.frame);
-        else pending?.reject(new Error(`reading a frame failed: ${reply.error}`));
+        const read = pending.get(reply.id);
+        pending.delete(reply.id);
+        if ('frame' in reply) read?.resolve(reply.frame);
+        else read?.reject(new Error(`reading a frame failed: ${reply.error}`));
       }
-      if (!this.#pending.size) worker.unref();
+      if (!pending.size) worker.unref();
       if ('ready' in reply) loaded();
     });
-    // A dead thread fails what it held; the next read starts a new one.
+    // A thread that dies (only a bug or exhausted memory can kill it) hands its reads to a fresh one, once:
+    // a long-running watcher must not leave those files unread until its next start.
     const fail = (error: Error) => {
       loaded();
-      if (this.#worker === worker) this.#worker = undefined;
-      for (const { reject } of this.#pending.values()) reject(error);
-      this.#pending.clear();
+      if (this.#thread === thread) this.#thread = undefined;
+      const held = [...pending.values()];
+      pending.clear();
+      for (const read of held) {
+        if (this.#closed.has(worker) || read.attempt > 1) read.reject(error);
+        else this.#send({ ...read, attempt: read.attempt + 1 });
+      }
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the frame thread exited (code ${code})`)));
-    return worker;
+    return thread;
   }
 }
