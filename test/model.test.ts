@@ -74,6 +74,48 @@ for (const backend of ['wasm', 'cpu'] as const) {
   });
 }
 
+test("book-cnn's tanh after each pool is the book's tanh before it: same outputs and gradients", async () => {
+  await selectBackend('cpu');
+  const ours = buildModel('book-cnn');
+  // The book's order, conv → tanh → pool, with the same weights.
+  const book = tf.sequential({
+    layers: [
+      tf.layers.conv2d({
+        inputShape: [32, 32, 3],
+        filters: 16,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'tanh',
+      }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', activation: 'tanh' }),
+      tf.layers.maxPooling2d({ poolSize: 2 }),
+      tf.layers.flatten(),
+      tf.layers.dense({ units: 32, activation: 'tanh' }),
+      tf.layers.dense({ units: 2 }),
+      tf.layers.softmax(),
+    ],
+  });
+  book.setWeights(ours.getWeights());
+  const x = tf.randomNormal([4, 32, 32, 3], 0, 1, 'float32', 7);
+  const outputs = [ours, book].map((m) => (m.predict(x) as tf.Tensor).dataSync());
+  outputs[0]!.forEach((p, i) => assert.ok(Math.abs(p - outputs[1]![i]!) < 1e-6, `output ${i}`));
+  const gradients = [ours, book].map((m) => {
+    const { grads } = tf.variableGrads(
+      () => tf.sum(tf.log(m.apply(x) as tf.Tensor)) as tf.Scalar,
+      m.trainableWeights.map((w) => w.read() as tf.Variable),
+    );
+    return m.trainableWeights.map((w) => grads[(w.read() as tf.Variable).name]!.dataSync());
+  });
+  gradients[0]!.forEach((g, k) =>
+    g.forEach((v, i) =>
+      assert.ok(Math.abs(v - gradients[1]![k]![i]!) < 1e-5 * (1 + Math.abs(v)), `gradient ${k}[${i}]`),
+    ),
+  );
+  ours.dispose();
+  book.dispose();
+});
+
 test('a model with a layer the inference graph does not know is run by tfjs-layers', async () => {
   await selectBackend('cpu');
   const model = tf.sequential({
