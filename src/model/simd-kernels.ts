@@ -61,13 +61,17 @@ export interface WasmMemory {
 }
 const { Memory, Module, Instance } = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-/** What the kernels need of the wasm backend: its memory and where each tensor lives in it. */
+/**
+ * What Birdgate's kernels use of the wasm backend beyond tfjs's KernelBackend: its memory, where each
+ * tensor lives in it, and its own allocation and reference counting.
+ */
 export type WasmHeapBackend = tf.KernelBackend & {
   wasm: { asm: { memory: object } };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
   disposeData(dataId: object): boolean;
+  incRef(dataId: object): void;
 };
 
 const module = new Module(readFileSync(new URL('./simd-kernels.wasm', import.meta.url)));

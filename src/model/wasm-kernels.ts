@@ -9,7 +9,6 @@ import * as tf from '@tensorflow/tfjs';
 import { installJsKernels } from './js-kernels.ts';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
 
-type WasmBackend = tf.KernelBackend & { disposeData(dataId: object): boolean };
 type Inputs = Record<string, tf.TensorInfo>;
 type Shape4 = [number, number, number, number];
 /** The attributes both convolution-gradient kernels receive. */
@@ -20,14 +19,22 @@ interface ConvGradientAttrs {
   dataFormat: 'NHWC' | 'NCHW';
 }
 
-function run(name: string, inputs: Inputs, backend: WasmBackend, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
+function run(
+  name: string,
+  inputs: Inputs,
+  backend: WasmHeapBackend,
+  attrs: tf.NamedAttrMap = {},
+): tf.TensorInfo {
   const kernel = tf.getKernel(name, 'wasm');
   if (!kernel) throw new Error(`wasm backend lacks the ${name} kernel`);
   return kernel.kernelFunc({ inputs, backend, attrs }) as tf.TensorInfo;
 }
 
 /** Runs `body` and frees every intermediate it registered, keeping only the returned tensor. */
-function scoped(backend: WasmBackend, body: (keep: (t: tf.TensorInfo) => tf.TensorInfo) => tf.TensorInfo) {
+function scoped(
+  backend: WasmHeapBackend,
+  body: (keep: (t: tf.TensorInfo) => tf.TensorInfo) => tf.TensorInfo,
+) {
   const temps: tf.TensorInfo[] = [];
   const result = body((t) => (temps.push(t), t));
   for (const t of temps) if (t !== result) backend.disposeData(t.dataId);
@@ -113,8 +120,8 @@ const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     pad,
     dimRoundingMode,
   );
-  const b = backend as WasmBackend;
-  const simd = simdFilterGradient(x, dy, info, backend as WasmHeapBackend);
+  const b = backend as WasmHeapBackend;
+  const simd = simdFilterGradient(x, dy, info, b);
   if (simd) return simd;
   return scoped(b, (keep) => {
     const image = keep(run('Transpose', { x }, b, { perm: [3, 1, 2, 0] }));
@@ -187,7 +194,7 @@ function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
       };
     const unread = unreadInputGradient;
     if (unread && sameShape(inputShape, unread.inputShape) && sameShape(filter.shape, unread.filterShape)) {
-      return run('Fill', {}, backend as WasmBackend, { shape: inputShape, value: 0, dtype: 'float32' });
+      return run('Fill', {}, backend as WasmHeapBackend, { shape: inputShape, value: 0, dtype: 'float32' });
     }
     const info = tf.backend_util.computeConv2DInfo(
       inputShape,
@@ -198,7 +205,7 @@ function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
       dimRoundingMode,
     );
     if (dataFormat !== 'NHWC' || info.strideHeight !== 1 || info.strideWidth !== 1) return original(args);
-    const b = backend as WasmBackend;
+    const b = backend as WasmHeapBackend;
     return scoped(b, (keep) => {
       const rotated = keep(run('Reverse', { x: filter }, b, { dims: [0, 1] }));
       const swapped = keep(run('Transpose', { x: rotated }, b, { perm: [0, 1, 3, 2] }));
@@ -225,7 +232,7 @@ function withExplicitTranspose(original: tf.KernelFunc): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const { transposeA, transposeB } = attrs as { transposeA: boolean; transposeB: boolean };
     if (!transposeA && !transposeB) return original({ inputs, backend, attrs });
-    const b = backend as WasmBackend;
+    const b = backend as WasmHeapBackend;
     return scoped(b, (keep) => {
       const flip = (t: tf.TensorInfo) => {
         const perm = t.shape.map((_, i) => i);
@@ -253,7 +260,7 @@ function sharedIdentity(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const x = args.inputs.x!;
     if (x.dtype === 'string') return original(args);
-    (args.backend as WasmBackend & { incRef(dataId: object): void }).incRef(x.dataId);
+    (args.backend as WasmHeapBackend).incRef(x.dataId);
     return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   };
 }
