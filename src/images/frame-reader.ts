@@ -29,8 +29,6 @@ export const spawnFrameThread = (): Worker => spawnTsWorker(new URL('./frame-wor
 export class FrameReader {
   #thread: Thread | undefined;
   #next = 0;
-  /** Threads this reader terminated itself: what they held fails instead of being retried. */
-  readonly #closed = new WeakSet<Worker>();
 
   /** `spawn` starts a frame thread (tests substitute one that dies). */
   constructor(private readonly spawn: () => Worker = spawnFrameThread) {}
@@ -47,9 +45,7 @@ export class FrameReader {
   async close(): Promise<void> {
     const thread = this.#thread;
     this.#thread = undefined;
-    if (!thread) return;
-    this.#closed.add(thread.worker);
-    await thread.worker.terminate();
+    await thread?.worker.terminate();
   }
 
   #send(read: Pending): void {
@@ -79,11 +75,14 @@ export class FrameReader {
     // a long-running watcher must not leave those files unread until its next start.
     const fail = (error: Error) => {
       loaded();
-      if (this.#thread === thread) this.#thread = undefined;
+      // close() lets go of a thread before terminating it: one that is no longer current was closed, and
+      // what it held fails instead of being retried.
+      const closed = this.#thread !== thread;
+      if (!closed) this.#thread = undefined;
       const held = [...pending.values()];
       pending.clear();
       for (const read of held) {
-        if (this.#closed.has(worker) || read.attempt > 1) read.reject(error);
+        if (closed || read.attempt > 1) read.reject(error);
         else this.#send({ ...read, attempt: read.attempt + 1 });
       }
     };
