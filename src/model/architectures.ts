@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { CHANNELS, IMAGE_SIZE } from '../images/normalize.ts';
+import { batchNormalization } from './batch-norm.ts';
 
 export const ARCHITECTURES = ['cnn', 'mlp', 'book-cnn'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
@@ -61,7 +62,7 @@ function cnn(widths: readonly number[], batchNorm = true): tf.Sequential {
           kernelInitializer: 'heNormal',
         }),
       );
-      if (batchNorm) model.add(tf.layers.batchNormalization({ momentum: 0.9 }));
+      if (batchNorm) model.add(batchNormalization({ momentum: 0.9 }));
       model.add(tf.layers.reLU());
     }
     model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
