@@ -160,10 +160,10 @@ test('batch-norm gradient (broadcast, no tiles) matches finite differences', asy
   }
 });
 
-test('max-pool and tanh (SIMD and JS kernels on the wasm heap) match cpu, gradients included', async () => {
+test('max-pool, tanh and ReLU (SIMD and JS kernels on the wasm heap) match cpu, gradients included', async () => {
   // 5 channels and 717 elements take the JS paths (channels not a multiple of 4, a tail of 1, for tanh and
-  // its gradient); 8 channels
-  // the SIMD max-pool gradient. Ties (the 0s and 1s of the last input) must go to the first in the window.
+  // the activations' gradients); 8 channels the SIMD max-pool gradient. Ties (the 0s and 1s of the last
+  // input) must go to the first in the window, and ReLU's gradient at exactly 0 is 0.
   const ties = () =>
     tf
       .tensor(
@@ -183,6 +183,7 @@ test('max-pool and tanh (SIMD and JS kernels on the wasm heap) match cpu, gradie
           return [
             tf.tanh(input),
             tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tanh(v), weights)))(input),
+            tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), weights)))(input),
             tf.grad((v: tf.Tensor) =>
               tf.sum(tf.mul(tf.maxPool(v as tf.Tensor4D, 2, 2, 'valid'), poolWeights)),
             )(input),
@@ -191,6 +192,7 @@ test('max-pool and tanh (SIMD and JS kernels on the wasm heap) match cpu, gradie
         .concat(
           tf.tanh(tf.tensor(flat!)),
           tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tanh(v), tf.linspace(-1, 1, 717))))(tf.tensor(flat!)),
+          tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), tf.linspace(-1, 1, 717))))(tf.tensor(flat!)),
         ),
   );
   assertClose(cpu, wasm, 1e-6);

@@ -32,24 +32,39 @@ const batchNorm: tf.GradConfig = {
   },
 };
 
-/** A kernel computing tanh's gradient dy·(1 − y²) in one pass, where a backend has one (wasm: js-kernels.ts). */
+// Kernels computing tanh's gradient dy·(1 − y²) and ReLU's (dy where x > 0) in one pass each, where a
+// backend has them (wasm: js-kernels.ts).
 export const TANH_GRAD = 'BirdgateTanhGrad';
+export const RELU_GRAD = 'BirdgateReluGrad';
 
-/** tanh's gradient: one kernel where the backend has it, else tfjs's three (Square, Sub, Multiply). */
-const tanh: tf.GradConfig = {
-  kernelName: 'Tanh',
-  outputsToSave: [true],
-  gradFunc: (dy, saved) => {
-    const [y] = saved as [tf.Tensor];
-    const dyT = dy as tf.Tensor;
-    return {
-      x: () =>
-        tf.getKernel(TANH_GRAD, tf.getBackend())
-          ? (tf.engine().runKernel(TANH_GRAD, { dy: dyT, y }) as tf.Tensor)
-          : tf.mul(dyT, tf.sub(1, tf.square(y))),
-    };
-  },
-};
+/**
+ * An activation's gradient from one saved tensor: the one-pass kernel where the backend has it, else
+ * tfjs's own ops (three kernels each: tanh's Square, Sub, Multiply; ReLU's Step, Cast, Multiply).
+ */
+function activation(
+  kernelName: 'Tanh' | 'Relu',
+  saved: 'x' | 'y',
+  fused: string,
+  fallback: (dy: tf.Tensor, v: tf.Tensor) => tf.Tensor,
+): tf.GradConfig {
+  return {
+    kernelName,
+    ...(saved === 'x' ? { inputsToSave: ['x'] } : { outputsToSave: [true] }),
+    gradFunc: (dy, tensors) => {
+      const [v] = tensors as [tf.Tensor];
+      const dyT = dy as tf.Tensor;
+      return {
+        x: () =>
+          tf.getKernel(fused, tf.getBackend())
+            ? (tf.engine().runKernel(fused, { dy: dyT, [saved]: v }) as tf.Tensor)
+            : fallback(dyT, v),
+      };
+    },
+  };
+}
+
+const tanh = activation('Tanh', 'y', TANH_GRAD, (dy, y) => tf.mul(dy, tf.sub(1, tf.square(y))));
+const relu = activation('Relu', 'x', RELU_GRAD, (dy, x) => tf.mul(dy, tf.cast(tf.step(x), 'float32')));
 
 let installed = false;
 
@@ -58,4 +73,5 @@ export function installGradients(): void {
   installed = true;
   tf.registerGradient(batchNorm);
   tf.registerGradient(tanh);
+  tf.registerGradient(relu);
 }

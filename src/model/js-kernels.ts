@@ -5,7 +5,7 @@
  * (docs/training-speed.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { TANH_GRAD } from './gradients.ts';
+import { RELU_GRAD, TANH_GRAD } from './gradients.ts';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
 
 // Eigen's float tanh: a 13/6 rational approximation, accurate to a few float32 ulps over the clamp range.
@@ -39,18 +39,28 @@ const tanhKernel: tf.KernelFunc = ({ inputs, backend }) => {
   return out;
 };
 
-/** tanh's gradient (gradients.ts): four at a time in SIMD, the last few in JS. */
-const tanhGradKernel: tf.KernelFunc = ({ inputs, backend }) => {
-  const b = backend as WasmHeapBackend;
-  const { dy, y } = inputs as { dy: tf.TensorInfo; y: tf.TensorInfo };
-  const out = b.makeOutput(y.shape, 'float32');
-  const n = tf.util.sizeFromShape(y.shape);
-  const vectorized = n - (n % 4);
-  simdKernels(b).tanhGrad(heapOffset(b, dy), heapOffset(b, y), heapOffset(b, out), vectorized / 4);
-  const [g, v, dst] = [b.typedArrayFromHeap(dy), b.typedArrayFromHeap(y), b.typedArrayFromHeap(out)];
-  for (let i = vectorized; i < n; i++) dst[i] = g[i]! * (1 - v[i]! * v[i]!);
-  return out;
-};
+/**
+ * An activation's gradient from dy and one saved tensor (gradients.ts): four at a time in SIMD, the last
+ * few in JS with `scalar`.
+ */
+function activationGrad(
+  saved: 'x' | 'y',
+  simd: 'tanhGrad' | 'reluGrad',
+  scalar: (dy: number, v: number) => number,
+): tf.KernelFunc {
+  return ({ inputs, backend }) => {
+    const b = backend as WasmHeapBackend;
+    const dy = inputs.dy!;
+    const v = inputs[saved]!;
+    const out = b.makeOutput(v.shape, 'float32');
+    const n = tf.util.sizeFromShape(v.shape);
+    const vectorized = n - (n % 4);
+    simdKernels(b)[simd](heapOffset(b, dy), heapOffset(b, v), heapOffset(b, out), vectorized / 4);
+    const [g, values, dst] = [b.typedArrayFromHeap(dy), b.typedArrayFromHeap(v), b.typedArrayFromHeap(out)];
+    for (let i = vectorized; i < n; i++) dst[i] = scalar(g[i]!, values[i]!);
+    return out;
+  };
+}
 
 /** 2×2, stride 2, unpadded max-pool gradient (every pooling layer Birdgate builds); others fall back. */
 function maxPoolGrad(original: tf.KernelFunc): tf.KernelFunc {
@@ -117,7 +127,16 @@ export function installJsKernels(
   replaceKernel: (name: string, wrap: (original: tf.KernelFunc) => tf.KernelFunc) => void,
 ) {
   replaceKernel('Tanh', () => tanhKernel);
-  tf.registerKernel({ kernelName: TANH_GRAD, backendName: 'wasm', kernelFunc: tanhGradKernel });
+  tf.registerKernel({
+    kernelName: TANH_GRAD,
+    backendName: 'wasm',
+    kernelFunc: activationGrad('y', 'tanhGrad', (dy, y) => dy * (1 - y * y)),
+  });
+  tf.registerKernel({
+    kernelName: RELU_GRAD,
+    backendName: 'wasm',
+    kernelFunc: activationGrad('x', 'reluGrad', (dy, x) => (x > 0 ? dy : 0)),
+  });
   replaceKernel('MaxPoolGrad', maxPoolGrad);
   replaceKernel('Transpose', transpose4);
   replaceKernel('Sum', overLeadingAxes(false));

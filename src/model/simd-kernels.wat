@@ -386,4 +386,19 @@
         (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
         (local.set $n4 (i32.sub (local.get $n4) (i32.const 1)))
         (br $next))))
+
+  ;; ReLU's gradient: dy where x > 0, else 0 (a lane mask), n4 groups of 4 floats: one pass instead of tfjs's
+  ;; three (Step, Cast, Multiply).
+  (func (export "reluGrad") (param $dy i32) (param $x i32) (param $dst i32) (param $n4 i32)
+    (block $done
+      (loop $next
+        (br_if $done (i32.eqz (local.get $n4)))
+        (v128.store (local.get $dst)
+          (v128.and (v128.load (local.get $dy))
+            (f32x4.gt (v128.load (local.get $x)) (f32x4.splat (f32.const 0)))))
+        (local.set $dy (i32.add (local.get $dy) (i32.const 16)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+        (local.set $n4 (i32.sub (local.get $n4) (i32.const 1)))
+        (br $next))))
 )
