@@ -9,7 +9,9 @@ import { loadModel, newMetadata, saveModel, type ModelMetadata } from '../src/mo
 import { inferenceGraph } from '../src/model/inference-graph.ts';
 import { predictBird } from '../src/model/predict.ts';
 import { setSeed } from '../src/model/seed.ts';
-import { train } from '../src/train/trainer.ts';
+import { parallelRunner } from '../src/train/steps.ts';
+import { evaluate, train } from '../src/train/trainer.ts';
+import { BatchLoader } from '../src/data/batches.ts';
 import { syntheticImages, tempDir } from './helpers/fixtures.ts';
 
 const metadata = (architecture: ModelMetadata['architecture']): ModelMetadata =>
@@ -215,6 +217,40 @@ test('data-parallel training on two worker threads follows the same path as one 
   losses[0]!.forEach((loss, i) =>
     assert.ok(Math.abs(loss - losses[1]![i]!) < 1e-4, `${losses[0]} vs ${losses[1]}`),
   );
+});
+
+test('validation on two workers judges every image by the model that training hands back', async () => {
+  await selectBackend('wasm');
+  setSeed(4);
+  const model = buildModel('cnn');
+  const runner = await parallelRunner(model, 'adam', 2);
+  try {
+    // A few steps: each replica's BatchNorm statistics follow its own half of every batch. A tiny rate
+    // keeps the outputs away from 0 and 1, where different statistics would not show.
+    const loader = new BatchLoader(syntheticImages(96, 7), { batchSize: 32, shuffle: true, augment: true });
+    for (const batch of loader.epoch(0)) await runner.step(batch, 1e-6);
+    await runner.syncTo(model);
+    const x = normalizeAll(syntheticImages(40, 8));
+    const expected = predictBird(model, x);
+    const got = await runner.predict(x);
+    assert.equal(got.length, 40);
+    assert.ok(expected.every((p) => p > 0.05 && p < 0.95));
+    got.forEach((p, i) => assert.ok(Math.abs(p - expected[i]!) < 1e-5, `image ${i}: ${p} vs ${expected[i]}`));
+  } finally {
+    await runner.dispose();
+  }
+});
+
+test("a training run's validation metrics are those of the model it returns", async () => {
+  await selectBackend('wasm');
+  setSeed(5);
+  const model = buildModel('cnn');
+  const validationSet = syntheticImages(64, 4);
+  const result = await train(model, syntheticImages(128, 3), validationSet, { epochs: 3, batchSize: 32 });
+  const again = evaluate(model, validationSet);
+  assert.equal(result.validation.accuracy, again.accuracy);
+  assert.deepEqual(result.validation.confusion, again.confusion);
+  assert.equal(result.history[result.bestEpoch]!.validationAccuracy, again.accuracy);
 });
 
 test('a model folder asking for flip averaging is run on the image and its mirror everywhere', async () => {

@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BIRD } from '../data/labels.ts';
 import { CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from '../images/normalize.ts';
-import type { InferenceGraph } from './inference-graph.ts';
+import { inferenceGraph, type InferenceGraph } from './inference-graph.ts';
 import { inferenceOf } from './model-files.ts';
 
 const PREDICT_BATCH = 256;
@@ -30,4 +30,14 @@ export function predictBird(model: tf.LayersModel, x: Float32Array, graph?: Infe
     for (let i = 0; i < size; i++) out[start + i] = probs[i * 2 + BIRD]!;
   }
   return out;
+}
+
+/** predictBird through an inference graph of the weights as they are now (a model still in training). */
+export function predictBirdNow(model: tf.LayersModel, x: Float32Array): Float32Array {
+  const graph = inferenceGraph(model);
+  try {
+    return predictBird(model, x, graph);
+  } finally {
+    graph?.dispose();
+  }
 }

@@ -7,6 +7,7 @@ import os from 'node:os';
 import type { Batch } from '../data/batches.ts';
 import { CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from '../images/normalize.ts';
 import { logitsOf } from '../model/architectures.ts';
+import { predictBirdNow } from '../model/predict.ts';
 import { withUnreadInputGradient, type ConvolutionShapes } from '../model/wasm-kernels.ts';
 import { spawnTsWorker } from '../threads/spawn.ts';
 import type { OptimizerName } from './optimizers.ts';
@@ -19,6 +20,8 @@ export interface StepResult {
 
 export interface StepRunner {
   step(batch: Batch, learningRate: number): Promise<StepResult>;
+  /** p(bird) for normalised images, by the weights as they are now (validation between epochs). */
+  predict(x: Float32Array): Promise<Float32Array>;
   /** Copies the replicas' weights (BatchNorm statistics included) into the model. */
   syncTo(model: tf.LayersModel): Promise<void>;
   dispose(): Promise<void>;
@@ -84,6 +87,9 @@ export function localRunner(model: tf.LayersModel, optimizerName: OptimizerName)
       applyToVariables(optimizer, logits.trainableWeights, gradientArrays(logits, grads), learningRate);
       return { loss, hits };
     },
+    async predict(x) {
+      return predictBirdNow(model, x);
+    },
     async syncTo() {}, // the model itself is trained
     async dispose() {},
   };
@@ -94,11 +100,14 @@ export type WorkerRequest =
   | { kind: 'init'; backend: string; modelJson: string; weights: Float32Array[]; optimizer: OptimizerName }
   | { kind: 'step'; x: Float32Array; labels: Uint8Array; size: number }
   | { kind: 'apply'; grads: Float32Array[]; learningRate: number }
-  | { kind: 'weights' };
+  | { kind: 'weights' }
+  | { kind: 'setWeights'; weights: Float32Array[] }
+  | { kind: 'predict'; x: Float32Array };
 export type WorkerReply =
   | { kind: 'ready' }
   | { kind: 'step'; loss: number; hits: number; grads: Float32Array[] }
   | { kind: 'weights'; weights: Float32Array[] }
+  | { kind: 'predict'; pBird: Float32Array }
   | { kind: 'error'; message: string };
 
 class WorkerHandle {
@@ -147,7 +156,15 @@ export function workersFor(model: tf.LayersModel, requested = defaultWorkers()):
   return model.countParams() > 1_000_000 ? 1 : requested;
 }
 
-const weightArrays = (model: tf.LayersModel) => model.getWeights().map((w) => w.dataSync() as Float32Array);
+/** All weights (BatchNorm statistics included) as arrays, for messages between threads. */
+export const weightArrays = (model: tf.LayersModel) =>
+  model.getWeights().map((w) => w.dataSync() as Float32Array);
+
+export function setWeightArrays(model: tf.LayersModel, weights: Float32Array[]): void {
+  const tensors = model.getWeights().map((w, i) => tf.tensor(weights[i]!, w.shape));
+  model.setWeights(tensors);
+  tf.dispose(tensors);
+}
 
 export async function parallelRunner(
   model: tf.LayersModel,
@@ -206,11 +223,26 @@ export async function parallelRunner(
         hits: replies.reduce((s, r) => s + r.hits, 0),
       };
     },
+    async predict(x) {
+      // Replicas share their trainable weights but each keeps BatchNorm statistics of its own shards:
+      // give them all the first one's, so every image is judged by the model that syncTo hands out.
+      const { weights } = await handles[0]!.ask({ kind: 'weights' }, 'weights');
+      for (const h of handles.slice(1)) h.send({ kind: 'setWeights', weights });
+      const count = x.length / PIXELS_PER_IMAGE;
+      const shard = Math.ceil(count / workers);
+      const parts = await Promise.all(
+        handles.map((h, i) => {
+          const part = x.slice(i * shard * PIXELS_PER_IMAGE, (i + 1) * shard * PIXELS_PER_IMAGE);
+          return h.ask({ kind: 'predict', x: part }, 'predict', [part.buffer]);
+        }),
+      );
+      const pBird = new Float32Array(count);
+      parts.forEach((part, i) => pBird.set(part.pBird, i * shard));
+      return pBird;
+    },
     async syncTo(target) {
       const { weights } = await handles[0]!.ask({ kind: 'weights' }, 'weights');
-      const tensors = target.getWeights().map((w, i) => tf.tensor(weights[i]!, w.shape));
-      target.setWeights(tensors);
-      tf.dispose(tensors);
+      setWeightArrays(target, weights);
     },
     async dispose() {
       await Promise.all(handles.map((h) => h.terminate()));

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { BatchLoader, normalizeAll } from '../data/batches.ts';
 import type { LabeledImages } from '../data/labels.ts';
-import { predictBird } from '../model/predict.ts';
+import { predictBirdNow } from '../model/predict.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { DEFAULT_LEARNING_RATE, type OptimizerName } from './optimizers.ts';
 import { learningRateAt, type Schedule } from './schedule.ts';
@@ -68,7 +68,7 @@ export class TrainingCancelled extends Error {
 
 /** Evaluates in inference mode (BatchNorm uses its running statistics). */
 export function evaluate(model: tf.LayersModel, data: LabeledImages): Metrics {
-  return computeMetrics(predictBird(model, normalizeAll(data)), data.labels);
+  return computeMetrics(predictBirdNow(model, normalizeAll(data)), data.labels);
 }
 
 /** Lets timers, I/O and cancellation in between steps: each step is synchronous on wasm/cpu. */
@@ -99,7 +99,8 @@ export async function train(
     workers > 1 ? await parallelRunner(model, optimizerName, workers) : localRunner(model, optimizerName);
   const started = performance.now();
   const history: EpochResult[] = [];
-  let best: { epoch: number; accuracy: number; weights: tf.Tensor[] } | undefined;
+  const validationX = normalizeAll(validationSet);
+  let best: { epoch: number; metrics: Metrics; weights: tf.Tensor[] } | undefined;
   let samplesSeen = 0;
   let cancelled = false;
 
@@ -149,11 +150,12 @@ export async function train(
       }
       if (cancelled || seen === 0) break;
       await runner.syncTo(model);
-      const validationAccuracy = evaluate(model, validationSet).accuracy;
-      const isBest = !best || validationAccuracy > best.accuracy;
+      const metrics = computeMetrics(await runner.predict(validationX), validationSet.labels);
+      const validationAccuracy = metrics.accuracy;
+      const isBest = !best || validationAccuracy > best.metrics.accuracy;
       if (isBest) {
         best?.weights.forEach((w) => w.dispose());
-        best = { epoch, accuracy: validationAccuracy, weights: model.getWeights().map((w) => w.clone()) };
+        best = { epoch, metrics, weights: model.getWeights().map((w) => w.clone()) };
       }
       const result: EpochResult = {
         epoch,
@@ -173,7 +175,8 @@ export async function train(
   }
   if (cancelled && history.length === 0) throw new TrainingCancelled();
   const durationSec = (performance.now() - started) / 1000;
-  const validation = evaluate(model, validationSet);
+  // The kept weights are the best epoch's, so its metrics are the model's (no epoch ran: evaluate now).
+  const validation = best?.metrics ?? evaluate(model, validationSet);
   const bestEpoch = best?.epoch ?? 0;
   onEvent({ type: 'done', bestEpoch, validation, durationSec, cancelled });
   return { history, bestEpoch, validation, durationSec, cancelled, samplesPerSec: samplesSeen / durationSec };

@@ -3,8 +3,16 @@ import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
 import { logitsOf } from '../model/architectures.ts';
 import { selectBackend, type BackendChoice } from '../model/backend.ts';
+import { predictBirdNow } from '../model/predict.ts';
 import { applyToVariables, makeOptimizer, type Optimizer } from './optimizers.ts';
-import { computeGradients, gradientArrays, type WorkerReply, type WorkerRequest } from './steps.ts';
+import {
+  computeGradients,
+  gradientArrays,
+  setWeightArrays,
+  weightArrays,
+  type WorkerReply,
+  type WorkerRequest,
+} from './steps.ts';
 
 let logits: tf.LayersModel;
 let model: tf.LayersModel;
@@ -18,9 +26,7 @@ async function handle(request: WorkerRequest): Promise<void> {
     case 'init': {
       await selectBackend(request.backend as BackendChoice);
       model = await tf.models.modelFromJSON(JSON.parse(request.modelJson));
-      const tensors = model.getWeights().map((w, i) => tf.tensor(request.weights[i]!, w.shape));
-      model.setWeights(tensors);
-      tf.dispose(tensors);
+      setWeightArrays(model, request.weights);
       logits = logitsOf(model);
       optimizer = makeOptimizer(request.optimizer);
       reply({ kind: 'ready' });
@@ -39,8 +45,16 @@ async function handle(request: WorkerRequest): Promise<void> {
       applyToVariables(optimizer, logits.trainableWeights, request.grads, request.learningRate);
       return;
     case 'weights':
-      reply({ kind: 'weights', weights: model.getWeights().map((w) => w.dataSync() as Float32Array) });
+      reply({ kind: 'weights', weights: weightArrays(model) });
       return;
+    case 'setWeights':
+      setWeightArrays(model, request.weights);
+      return;
+    case 'predict': {
+      const pBird = predictBirdNow(model, request.x);
+      reply({ kind: 'predict', pBird }, [pBird.buffer as ArrayBuffer]);
+      return;
+    }
   }
 }
 
