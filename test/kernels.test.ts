@@ -6,6 +6,7 @@ import { buildModel, logitsOf } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { setSeed } from '../src/model/seed.ts';
 import { withUnreadInputGradient } from '../src/model/wasm-kernels.ts';
+import { winogradApplies, winogradConv2d, winogradFilter } from '../src/model/winograd.ts';
 import { computeGradients } from '../src/train/steps.ts';
 import { WASM, assembleKernels } from '../scripts/build-kernels.ts';
 
@@ -116,6 +117,30 @@ test('fused conv2d + relu gradients (what the layers use) on wasm match cpu', as
   );
   assertClose(cpu, wasm);
 });
+
+for (const [n, h, w, ci, co, relu] of [
+  [1, 2, 2, 4, 8, false], // one tile
+  [3, 6, 10, 4, 16, true], // 45 tiles: a chunk whose rows end mid-block of four
+  [2, 8, 8, 16, 8, true],
+  [33, 4, 4, 32, 64, false], // 132 tiles: two full chunks and a partial one
+  [2, 5, 7, 8, 8, true], // odd sides: tf.fused.conv2d instead
+] as const) {
+  test(`Winograd 3×3 convolution (SIMD on wasm, for inference) matches cpu: [${n},${h},${w},${ci}]→${co}${relu ? ', ReLU' : ''}`, async () => {
+    const [cpu, wasm] = await onBothBackends(
+      () => [random([n, h, w, ci], 1), random([3, 3, ci, co], 2), random([co], 3) as never],
+      ([x, f, b]) => {
+        const [input, filter, bias] = [tf.tensor4d(x!), tf.tensor4d(f!), tf.tensor1d(b as never)];
+        const activation = relu ? 'relu' : 'linear';
+        if (tf.getBackend() === 'cpu') {
+          return [tf.fused.conv2d({ x: input, filter, bias, strides: 1, pad: 'same', activation })];
+        }
+        assert.ok(winogradApplies(filter.shape, { strides: [1, 1], dilationRate: [1, 1], padding: 'same' }));
+        return [winogradConv2d(input, winogradFilter(filter), filter, bias, relu)];
+      },
+    );
+    assertClose(cpu, wasm);
+  });
+}
 
 test('matmul gradients with transposed operands on wasm match cpu', async () => {
   const [cpu, wasm] = await onBothBackends(

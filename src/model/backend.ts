@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { installGradients } from './gradients.ts';
 import { installWasmTrainingKernels } from './wasm-kernels.ts';
+import { installWinogradKernel } from './winograd.ts';
 
 export const BACKENDS = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKENDS)[number];
@@ -31,6 +32,7 @@ async function activate(name: string): Promise<boolean> {
       path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/',
     );
     installWasmTrainingKernels();
+    installWinogradKernel();
   }
   try {
     return await tf.setBackend(name);

@@ -6,6 +6,7 @@
  * (test/model.test.ts). Built from a snapshot of the weights, so only for models no longer trained.
  */
 import * as tf from '@tensorflow/tfjs';
+import { winogradApplies, winogradConv2d, winogradFilter } from './winograd.ts';
 
 type Step = (x: tf.Tensor) => tf.Tensor;
 /** What tf.fused ops apply in the same kernel; anything else runs as its own op after them. */
@@ -51,7 +52,18 @@ export function inferenceGraph(model: tf.LayersModel): InferenceGraph | undefine
           if (after === null) return false;
           const filter = keep(w.clone());
           const bias = keep(b.clone());
-          if (layer.getClassName() === 'Conv2D') {
+          if (layer.getClassName() === 'Conv2D' && winogradApplies(w.shape, config)) {
+            const u = keep(winogradFilter(filter));
+            steps.push((x) =>
+              winogradConv2d(
+                x as tf.Tensor4D,
+                u,
+                filter as tf.Tensor4D,
+                bias as tf.Tensor1D,
+                fused === 'relu',
+              ),
+            );
+          } else if (layer.getClassName() === 'Conv2D') {
             const strides = config.strides as [number, number];
             const dilations = config.dilationRate as [number, number];
             const pad = config.padding as 'same' | 'valid';

@@ -46,6 +46,42 @@ export interface SimdKernels {
   channelBinary(a: number, b: number, out: number, rows: number, c4: number, op: 0 | 1 | 2): void;
   /** out = (x − m)·k + d, m, k and d one row of 4·c4 floats each, broadcast down x's `rows` rows. */
   channelAffine(x: number, m: number, k: number, d: number, out: number, rows: number, c4: number): void;
+  /** Winograd F(2×2,3×3), step 1: the tiles' input windows transformed into 16 planes (see the .wat). */
+  winogradInput(
+    xp: number,
+    v: number,
+    t0: number,
+    count: number,
+    th: number,
+    tw: number,
+    ci: number,
+    plane: number,
+  ): void;
+  /** Step 2: the 16 planes' matrix products with the transformed filter. */
+  winogradGemm(
+    v: number,
+    u: number,
+    m: number,
+    rows4: number,
+    ci: number,
+    co: number,
+    vPlane: number,
+    uPlane: number,
+    mPlane: number,
+  ): void;
+  /** Step 3: each tile's 2×2 outputs, plus bias, then ReLU when `relu` is 1. */
+  winogradOutput(
+    m: number,
+    out: number,
+    bias: number,
+    t0: number,
+    count: number,
+    th: number,
+    tw: number,
+    co: number,
+    plane: number,
+    relu: 0 | 1,
+  ): void;
   /** One Adam step over `n4` groups of 4 weights; `m` and `v` are updated in place (see the .wat). */
   adam(w: number, g: number, m: number, v: number, n4: number, lr: number, c1: number, c2: number): void;
 }

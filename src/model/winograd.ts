@@ -1,0 +1,140 @@
+/**
+ * 3×3 convolutions by Winograd's F(2×2, 3×3) on the wasm backend, for inference: each 2×2 block of outputs
+ * from a 4×4 input window with 16 multiplies per channel pair instead of 36 (docs/training-speed.md). The
+ * filter is transformed once (`winogradFilter`) when the inference graph is built; each call then runs the
+ * three WebAssembly SIMD steps of simd-kernels.wat over chunks of tiles small enough to stay in cache.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
+
+export const WINOGRAD_CONV = 'BirdgateWinogradConv';
+
+/** Tiles per chunk: V and M of a chunk (16 planes × 64 tiles × 64 channels: 256 KB each at most) stay in L2. */
+const CHUNK = 64;
+
+/**
+ * Whether Winograd applies: a 3×3 filter, stride and dilation 1, 'same' padding, input channels in fours
+ * and output channels in eights (the SIMD steps' widths). The image's sides must also be even (checked per
+ * call: see `winogradConv2d`).
+ */
+export function winogradApplies(
+  filterShape: readonly number[],
+  config: { strides?: unknown; dilationRate?: unknown; padding?: unknown },
+): boolean {
+  const [kh, kw, ci, co] = filterShape as [number, number, number, number];
+  const ones = (v: unknown) => v === undefined || v === 1 || (Array.isArray(v) && v.every((s) => s === 1));
+  return (
+    tf.getBackend() === 'wasm' &&
+    kh === 3 &&
+    kw === 3 &&
+    ci % 4 === 0 &&
+    co % 8 === 0 &&
+    ones(config.strides) &&
+    ones(config.dilationRate) &&
+    config.padding === 'same'
+  );
+}
+
+/** U = G·g·Gᵀ for every (ci, co), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]: a [16, ci, co] tensor, entry-major. */
+export function winogradFilter(filter: tf.Tensor): tf.Tensor3D {
+  const [, , ci, co] = filter.shape as [number, number, number, number];
+  const g = filter.dataSync();
+  const u = new Float32Array(16 * ci * co);
+  const at = (ky: number, kx: number, c: number) => g[(ky * 3 + kx) * ci * co + c]!;
+  const gMul = (a: number, b: number, c: number) => [a, (a + b + c) / 2, (a - b + c) / 2, c];
+  for (let c = 0; c < ci * co; c++) {
+    // G·g: each column of g (kx fixed) through G, then each row of the 4×3 result through G.
+    const cols = [0, 1, 2].map((kx) => gMul(at(0, kx, c), at(1, kx, c), at(2, kx, c)));
+    for (let i = 0; i < 4; i++) {
+      const row = gMul(cols[0]![i]!, cols[1]![i]!, cols[2]![i]!);
+      for (let j = 0; j < 4; j++) u[(4 * i + j) * ci * co + c] = row[j]!;
+    }
+  }
+  return tf.tensor3d(u, [16, ci, co]);
+}
+
+/** x [n, h, w, ci] (h and w even), u from winogradFilter, bias [co]: conv2d + bias (+ ReLU), 'same'. */
+const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, u, bias } = inputs as { x: tf.TensorInfo; u: tf.TensorInfo; bias: tf.TensorInfo };
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const co = u.shape[2]!;
+  const b = backend as WasmHeapBackend;
+  const kernels = simdKernels(b);
+  const [th, tw] = [h / 2, w / 2];
+  const pixel = 4 * ci;
+  // The input with one zero pixel on every side, so no window needs bounds checks.
+  const padded = b.makeOutput([n * (h + 2) * (w + 2) * ci], 'float32');
+  b.typedArrayFromHeap(padded).fill(0);
+  for (let img = 0; img < n; img++) {
+    kernels.padColumns(
+      heapOffset(b, x) + img * h * w * pixel,
+      heapOffset(b, padded) + (img * (h + 2) + 1) * (w + 2) * pixel,
+      h,
+      w * pixel,
+      (w + 2) * pixel,
+      pixel,
+      w * pixel,
+    );
+  }
+  const v = b.makeOutput([16 * CHUNK * ci], 'float32');
+  const m = b.makeOutput([16 * CHUNK * co], 'float32');
+  const out = b.makeOutput([n, h, w, co], 'float32');
+  const relu = (attrs as { relu: boolean }).relu ? 1 : 0;
+  const tiles = n * th * tw;
+  for (let t0 = 0; t0 < tiles; t0 += CHUNK) {
+    const count = Math.min(CHUNK, tiles - t0);
+    kernels.winogradInput(heapOffset(b, padded), heapOffset(b, v), t0, count, th, tw, ci, CHUNK * pixel);
+    kernels.winogradGemm(
+      heapOffset(b, v),
+      heapOffset(b, u),
+      heapOffset(b, m),
+      Math.ceil(count / 4) * 4,
+      ci,
+      co,
+      CHUNK * pixel,
+      ci * co * 4,
+      CHUNK * co * 4,
+    );
+    kernels.winogradOutput(
+      heapOffset(b, m),
+      heapOffset(b, out),
+      heapOffset(b, bias),
+      t0,
+      count,
+      th,
+      tw,
+      co,
+      CHUNK * co * 4,
+      relu,
+    );
+  }
+  for (const scratch of [padded, v, m]) b.disposeData(scratch.dataId);
+  return out;
+};
+
+/** conv2d(x, filter) + bias, then ReLU if asked; falls back to tf.fused.conv2d for odd sides. */
+export function winogradConv2d(
+  x: tf.Tensor4D,
+  u: tf.Tensor3D,
+  filter: tf.Tensor4D,
+  bias: tf.Tensor1D,
+  relu: boolean,
+): tf.Tensor4D {
+  if (x.shape[1] % 2 || x.shape[2] % 2) {
+    return tf.fused.conv2d({
+      x,
+      filter,
+      bias,
+      strides: 1,
+      pad: 'same',
+      activation: relu ? 'relu' : 'linear',
+    });
+  }
+  return tf.engine().runKernel(WINOGRAD_CONV, { x, u, bias }, { relu }) as tf.Tensor4D;
+}
+
+export function installWinogradKernel(): void {
+  if (!tf.getKernel(WINOGRAD_CONV, 'wasm')) {
+    tf.registerKernel({ kernelName: WINOGRAD_CONV, backendName: 'wasm', kernelFunc: winogradKernel });
+  }
+}
