@@ -5,7 +5,9 @@ import { CHANNELS, IMAGE_SIZE, PIXELS_PER_IMAGE } from '../images/normalize.ts';
 import { inferenceGraph, type InferenceGraph } from './inference-graph.ts';
 import { inferenceOf } from './model-files.ts';
 
-const PREDICT_BATCH = 256;
+// Small enough that a batch's activations stay in cache between layers: images/s at 256, 64, 32, 16 per
+// call measured 2,370, 2,391, 2,546, 2,494 (docs/benchmarks.md).
+const PREDICT_BATCH = 32;
 
 /** `graph`, when given, is the model's own inference graph (inference-graph.ts): same results, faster. */
 export function predictBird(model: tf.LayersModel, x: Float32Array, graph?: InferenceGraph): Float32Array {

@@ -132,8 +132,10 @@
     (block $done
       (loop $row
         (br_if $done (i32.eqz (local.get $rows)))
-        (memory.fill (local.get $dst) (i32.const 0) (local.get $dstRow))
+        (memory.fill (local.get $dst) (i32.const 0) (local.get $left))
         (memory.copy (i32.add (local.get $dst) (local.get $left)) (local.get $src) (local.get $copy))
+        (memory.fill (i32.add (local.get $dst) (i32.add (local.get $left) (local.get $copy))) (i32.const 0)
+          (i32.sub (local.get $dstRow) (i32.add (local.get $left) (local.get $copy))))
         (local.set $src (i32.add (local.get $src) (local.get $srcRow)))
         (local.set $dst (i32.add (local.get $dst) (local.get $dstRow)))
         (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
@@ -412,26 +414,28 @@
   (func (export "winogradInput")
     (param $xp i32) (param $v i32) (param $t0 i32) (param $count i32) (param $th i32) (param $tw i32)
     (param $ci i32) (param $plane i32)
-    (local $k i32) (local $t i32) (local $img i32) (local $rem i32) (local $pixel i32) (local $row i32)
+    (local $k i32) (local $tx i32) (local $ty i32) (local $img i32) (local $rem i32) (local $pixel i32) (local $row i32)
     (local $base i32) (local $dst i32) (local $g i32) (local $p i32) (local $q i32)
     (local $d00 v128) (local $d01 v128) (local $d02 v128) (local $d03 v128) (local $d10 v128) (local $d11 v128) (local $d12 v128) (local $d13 v128) (local $d20 v128) (local $d21 v128) (local $d22 v128) (local $d23 v128) (local $d30 v128) (local $d31 v128) (local $d32 v128) (local $d33 v128)
     (local $r00 v128) (local $r01 v128) (local $r02 v128) (local $r03 v128) (local $r10 v128) (local $r11 v128) (local $r12 v128) (local $r13 v128) (local $r20 v128) (local $r21 v128) (local $r22 v128) (local $r23 v128) (local $r30 v128) (local $r31 v128) (local $r32 v128) (local $r33 v128)
     (local.set $pixel (i32.shl (local.get $ci) (i32.const 2)))
     (local.set $row (i32.mul (local.get $pixel) (i32.add (i32.shl (local.get $tw) (i32.const 1)) (i32.const 2))))
+    ;; tile t0's image and position; later tiles step through them without dividing
+    (local.set $img (i32.div_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
+    (local.set $rem (i32.rem_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
+    (local.set $ty (i32.div_u (local.get $rem) (local.get $tw)))
+    (local.set $tx (i32.rem_u (local.get $rem) (local.get $tw)))
     (local.set $k (i32.const 0))
     (block $tilesDone
       (loop $tiles
         (br_if $tilesDone (i32.ge_u (local.get $k) (local.get $count)))
-        (local.set $t (i32.add (local.get $t0) (local.get $k)))
-        (local.set $img (i32.div_u (local.get $t) (i32.mul (local.get $th) (local.get $tw))))
-        (local.set $rem (i32.rem_u (local.get $t) (i32.mul (local.get $th) (local.get $tw))))
         ;; the window's top-left pixel: padded row 2·ty of image img, column 2·tx
         (local.set $base (i32.add (local.get $xp)
           (i32.add
             (i32.mul (local.get $row)
               (i32.add (i32.mul (local.get $img) (i32.add (i32.shl (local.get $th) (i32.const 1)) (i32.const 2)))
-                (i32.shl (i32.div_u (local.get $rem) (local.get $tw)) (i32.const 1))))
-            (i32.mul (local.get $pixel) (i32.shl (i32.rem_u (local.get $rem) (local.get $tw)) (i32.const 1))))))
+                (i32.shl (local.get $ty) (i32.const 1))))
+            (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 1))))))
         (local.set $dst (i32.add (local.get $v) (i32.mul (local.get $k) (local.get $pixel))))
         (local.set $g (i32.const 0))
         (block $groupsDone
@@ -493,6 +497,15 @@
             (v128.store (local.get $q) (f32x4.sub (local.get $r13) (local.get $r33)))
             (local.set $g (i32.add (local.get $g) (i32.const 16)))
             (br $groups)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
+        (if (i32.eq (local.get $tx) (local.get $tw))
+          (then
+            (local.set $tx (i32.const 0))
+            (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+            (if (i32.eq (local.get $ty) (local.get $th))
+              (then
+                (local.set $ty (i32.const 0))
+                (local.set $img (i32.add (local.get $img) (i32.const 1)))))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $tiles))))
 
@@ -581,7 +594,7 @@
   (func (export "winogradOutput")
     (param $m i32) (param $out i32) (param $bias i32) (param $t0 i32) (param $count i32) (param $th i32)
     (param $tw i32) (param $co i32) (param $plane i32) (param $relu i32)
-    (local $k i32) (local $t i32) (local $img i32) (local $rem i32) (local $pixel i32) (local $row i32)
+    (local $k i32) (local $tx i32) (local $ty i32) (local $img i32) (local $rem i32) (local $pixel i32) (local $row i32)
     (local $o i32) (local $src i32) (local $g i32) (local $p i32) (local $floor v128) (local $b v128)
     (local $m00 v128) (local $m01 v128) (local $m02 v128) (local $m03 v128) (local $m10 v128) (local $m11 v128) (local $m12 v128) (local $m13 v128) (local $m20 v128) (local $m21 v128) (local $m22 v128) (local $m23 v128) (local $m30 v128) (local $m31 v128) (local $m32 v128) (local $m33 v128)
     (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128) (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
@@ -589,19 +602,20 @@
     (local.set $floor (f32x4.splat (select (f32.const 0) (f32.const -inf) (local.get $relu))))
     (local.set $pixel (i32.shl (local.get $co) (i32.const 2)))
     (local.set $row (i32.mul (local.get $pixel) (i32.shl (local.get $tw) (i32.const 1))))
+    (local.set $img (i32.div_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
+    (local.set $rem (i32.rem_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
+    (local.set $ty (i32.div_u (local.get $rem) (local.get $tw)))
+    (local.set $tx (i32.rem_u (local.get $rem) (local.get $tw)))
     (local.set $k (i32.const 0))
     (block $tilesDone
       (loop $tiles
         (br_if $tilesDone (i32.ge_u (local.get $k) (local.get $count)))
-        (local.set $t (i32.add (local.get $t0) (local.get $k)))
-        (local.set $img (i32.div_u (local.get $t) (i32.mul (local.get $th) (local.get $tw))))
-        (local.set $rem (i32.rem_u (local.get $t) (i32.mul (local.get $th) (local.get $tw))))
         (local.set $o (i32.add (local.get $out)
           (i32.add
             (i32.mul (local.get $row)
               (i32.add (i32.mul (local.get $img) (i32.shl (local.get $th) (i32.const 1)))
-                (i32.shl (i32.div_u (local.get $rem) (local.get $tw)) (i32.const 1))))
-            (i32.mul (local.get $pixel) (i32.shl (i32.rem_u (local.get $rem) (local.get $tw)) (i32.const 1))))))
+                (i32.shl (local.get $ty) (i32.const 1))))
+            (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 1))))))
         (local.set $src (i32.add (local.get $m) (i32.mul (local.get $k) (local.get $pixel))))
         (local.set $g (i32.const 0))
         (block $groupsDone
@@ -645,6 +659,15 @@
               (f32x4.max (f32x4.add (f32x4.sub (f32x4.sub (local.get $s11) (local.get $s12)) (local.get $s13)) (local.get $b)) (local.get $floor)))
             (local.set $g (i32.add (local.get $g) (i32.const 16)))
             (br $groups)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
+        (if (i32.eq (local.get $tx) (local.get $tw))
+          (then
+            (local.set $tx (i32.const 0))
+            (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+            (if (i32.eq (local.get $ty) (local.get $th))
+              (then
+                (local.set $ty (i32.const 0))
+                (local.set $img (i32.add (local.get $img) (i32.const 1)))))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $tiles))))
 )

@@ -11,11 +11,17 @@ export const WINOGRAD_CONV = 'BirdgateWinogradConv';
 
 /** Tiles per chunk: V and M of a chunk (16 planes × 64 tiles × 64 channels: 256 KB each at most) stay in L2. */
 const CHUNK = 64;
+/**
+ * Bytes between planes: one cache line more than their data, so that the 16 values a tile spreads over
+ * the planes do not all fall in the same cache set (4 KB apart, they would: −30 % time in the transforms).
+ */
+const planeBytes = (channels: number) => CHUNK * channels * 4 + 64;
 
 /**
  * Whether Winograd applies: a 3×3 filter, stride and dilation 1, 'same' padding, input channels in fours
  * and output channels in eights (the SIMD steps' widths). The image's sides must also be even (checked per
- * call: see `winogradConv2d`).
+ * call: see `winogradConv2d`). Not an RGB input: with three channels padded to four it ran slower than
+ * XNNPACK's direct convolution (1.46 against 1.14 ms for the default cnn's first layer at batch 32).
  */
 export function winogradApplies(
   filterShape: readonly number[],
@@ -64,8 +70,12 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const pixel = 4 * ci;
   // The input with one zero pixel on every side, so no window needs bounds checks.
   const padded = b.makeOutput([n * (h + 2) * (w + 2) * ci], 'float32');
-  b.typedArrayFromHeap(padded).fill(0);
+  const paddedRow = (w + 2) * ci;
+  const heap = b.typedArrayFromHeap(padded);
   for (let img = 0; img < n; img++) {
+    const top = img * (h + 2) * paddedRow;
+    heap.fill(0, top, top + paddedRow);
+    heap.fill(0, top + (h + 1) * paddedRow, top + (h + 2) * paddedRow);
     kernels.padColumns(
       heapOffset(b, x) + img * h * w * pixel,
       heapOffset(b, padded) + (img * (h + 2) + 1) * (w + 2) * pixel,
@@ -76,14 +86,15 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       w * pixel,
     );
   }
-  const v = b.makeOutput([16 * CHUNK * ci], 'float32');
-  const m = b.makeOutput([16 * CHUNK * co], 'float32');
+  const [vPlane, mPlane] = [planeBytes(ci), planeBytes(co)];
+  const v = b.makeOutput([4 * vPlane], 'float32'); // 16 planes of vPlane bytes
+  const m = b.makeOutput([4 * mPlane], 'float32');
   const out = b.makeOutput([n, h, w, co], 'float32');
   const relu = (attrs as { relu: boolean }).relu ? 1 : 0;
   const tiles = n * th * tw;
   for (let t0 = 0; t0 < tiles; t0 += CHUNK) {
     const count = Math.min(CHUNK, tiles - t0);
-    kernels.winogradInput(heapOffset(b, padded), heapOffset(b, v), t0, count, th, tw, ci, CHUNK * pixel);
+    kernels.winogradInput(heapOffset(b, padded), heapOffset(b, v), t0, count, th, tw, ci, vPlane);
     kernels.winogradGemm(
       heapOffset(b, v),
       heapOffset(b, u),
@@ -91,9 +102,9 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       Math.ceil(count / 4) * 4,
       ci,
       co,
-      CHUNK * pixel,
+      vPlane,
       ci * co * 4,
-      CHUNK * co * 4,
+      mPlane,
     );
     kernels.winogradOutput(
       heapOffset(b, m),
@@ -104,7 +115,7 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       th,
       tw,
       co,
-      CHUNK * co * 4,
+      mPlane,
       relu,
     );
   }
