@@ -118,24 +118,27 @@ test('fused conv2d + relu gradients (what the layers use) on wasm match cpu', as
   assertClose(cpu, wasm);
 });
 
-for (const [n, h, w, ci, co, relu] of [
-  [1, 2, 2, 4, 8, false], // one tile
-  [3, 6, 10, 4, 16, true], // 45 tiles: a chunk whose rows end mid-block of four
-  [2, 8, 8, 16, 8, true],
-  [33, 4, 4, 32, 64, false], // 132 tiles: two full chunks and a partial one
-  [2, 5, 7, 8, 8, true], // odd sides: tf.fused.conv2d instead
+for (const [n, h, w, ci, co, relu, pool] of [
+  [1, 2, 2, 4, 8, false, false], // one tile
+  [3, 6, 10, 4, 16, true, false], // 45 tiles: a chunk whose rows end mid-block of four
+  [2, 8, 8, 16, 8, true, true], // then a 2×2 max pool
+  [33, 4, 4, 32, 64, false, true], // 132 tiles: two full chunks and a partial one
+  [2, 5, 7, 8, 8, true, false], // odd sides: tf.fused.conv2d instead
+  [2, 5, 7, 8, 8, true, true],
 ] as const) {
-  test(`Winograd 3×3 convolution (SIMD on wasm, for inference) matches cpu: [${n},${h},${w},${ci}]→${co}${relu ? ', ReLU' : ''}`, async () => {
+  const what = `[${n},${h},${w},${ci}]→${co}${relu ? ', ReLU' : ''}${pool ? ', max pool' : ''}`;
+  test(`Winograd 3×3 convolution (SIMD on wasm, for inference) matches cpu: ${what}`, async () => {
     const [cpu, wasm] = await onBothBackends(
       () => [random([n, h, w, ci], 1), random([3, 3, ci, co], 2), random([co], 3) as never],
       ([x, f, b]) => {
         const [input, filter, bias] = [tf.tensor4d(x!), tf.tensor4d(f!), tf.tensor1d(b as never)];
         const activation = relu ? 'relu' : 'linear';
         if (tf.getBackend() === 'cpu') {
-          return [tf.fused.conv2d({ x: input, filter, bias, strides: 1, pad: 'same', activation })];
+          const y = tf.fused.conv2d({ x: input, filter, bias, strides: 1, pad: 'same', activation });
+          return [pool ? tf.maxPool(y, 2, 2, 'valid') : y];
         }
         assert.ok(winogradApplies(filter.shape, { strides: [1, 1], dilationRate: [1, 1], padding: 'same' }));
-        return [winogradConv2d(input, winogradFilter(filter), filter, bias, relu)];
+        return [winogradConv2d(input, winogradFilter(filter), filter, bias, { relu, pool })];
       },
     );
     assertClose(cpu, wasm);

@@ -25,6 +25,12 @@ export function inferenceGraph(model: tf.LayersModel): InferenceGraph | undefine
   const owned: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T) => (owned.push(tf.keep(t)), t);
   const className = (i: number) => layers[i]?.getClassName();
+  const isPool2x2 = (i: number) => {
+    if (className(i) !== 'MaxPooling2D') return false;
+    const { poolSize, strides, padding } = layers[i]!.getConfig();
+    const twos = (v: unknown) => Array.isArray(v) && v.every((s) => s === 2);
+    return twos(poolSize) && (strides == null || twos(strides)) && padding === 'valid';
+  };
   const isRelu = (i: number) =>
     (className(i) === 'ReLU' && layers[i]!.getConfig().maxValue == null) ||
     (className(i) === 'Activation' && layers[i]!.getConfig().activation === 'relu');
@@ -54,14 +60,12 @@ export function inferenceGraph(model: tf.LayersModel): InferenceGraph | undefine
           const bias = keep(b.clone());
           if (layer.getClassName() === 'Conv2D' && winogradApplies(w.shape, config)) {
             const u = keep(winogradFilter(filter));
+            // A 2×2 max pool right after is done by the convolution's last step (winograd.ts).
+            const pool = !after && isPool2x2(i + 1);
+            if (pool) i++;
+            const attrs = { relu: fused === 'relu', pool };
             steps.push((x) =>
-              winogradConv2d(
-                x as tf.Tensor4D,
-                u,
-                filter as tf.Tensor4D,
-                bias as tf.Tensor1D,
-                fused === 'relu',
-              ),
+              winogradConv2d(x as tf.Tensor4D, u, filter as tf.Tensor4D, bias as tf.Tensor1D, attrs),
             );
           } else if (layer.getClassName() === 'Conv2D') {
             const strides = config.strides as [number, number];

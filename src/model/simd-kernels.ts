@@ -69,7 +69,7 @@ export interface SimdKernels {
     uPlane: number,
     mPlane: number,
   ): void;
-  /** Step 3: each tile's 2×2 outputs, plus bias, then ReLU when `relu` is 1. */
+  /** Step 3: each tile's 2×2 outputs, plus bias, then ReLU when `relu` is 1; only their maximum if `pool`. */
   winogradOutput(
     m: number,
     out: number,
@@ -81,6 +81,7 @@ export interface SimdKernels {
     co: number,
     plane: number,
     relu: 0 | 1,
+    pool: 0 | 1,
   ): void;
   /** One Adam step over `n4` groups of 4 weights; `m` and `v` are updated in place (see the .wat). */
   adam(w: number, g: number, m: number, v: number, n4: number, lr: number, c1: number, c2: number): void;

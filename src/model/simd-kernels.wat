@@ -590,10 +590,12 @@
     (v128.store offset=16 (local.get $c) (local.get $c31)))
 
   ;; out = Aᵀ M A + bias for tiles t0 … t0+count−1, Aᵀ = [1 1 1 0; 0 1 −1 −1]: each tile's 2×2 outputs
-  ;; of an NHWC output [n, 2·th, 2·tw, co], four channels at a time; then max(·, 0) when relu ≠ 0.
+  ;; of an NHWC output [n, 2·th, 2·tw, co], four channels at a time; then max(·, 0) when relu ≠ 0; with
+  ;; pool ≠ 0, only the maximum of the four, into [n, th, tw, co] (a 2×2, stride-2 max pool).
   (func (export "winogradOutput")
     (param $m i32) (param $out i32) (param $bias i32) (param $t0 i32) (param $count i32) (param $th i32)
-    (param $tw i32) (param $co i32) (param $plane i32) (param $relu i32)
+    (param $tw i32) (param $co i32) (param $plane i32) (param $relu i32) (param $pool i32)
+    (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
     (local $k i32) (local $tx i32) (local $ty i32) (local $img i32) (local $rem i32) (local $pixel i32) (local $row i32)
     (local $o i32) (local $src i32) (local $g i32) (local $p i32) (local $floor v128) (local $b v128)
     (local $m00 v128) (local $m01 v128) (local $m02 v128) (local $m03 v128) (local $m10 v128) (local $m11 v128) (local $m12 v128) (local $m13 v128) (local $m20 v128) (local $m21 v128) (local $m22 v128) (local $m23 v128) (local $m30 v128) (local $m31 v128) (local $m32 v128) (local $m33 v128)
@@ -610,12 +612,17 @@
     (block $tilesDone
       (loop $tiles
         (br_if $tilesDone (i32.ge_u (local.get $k) (local.get $count)))
-        (local.set $o (i32.add (local.get $out)
-          (i32.add
-            (i32.mul (local.get $row)
-              (i32.add (i32.mul (local.get $img) (i32.shl (local.get $th) (i32.const 1)))
-                (i32.shl (local.get $ty) (i32.const 1))))
-            (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 1))))))
+        (local.set $o (if (result i32) (local.get $pool)
+          ;; pooled: the tile's one output pixel, at (ty, tx) of an [n, th, tw, co] output
+          (then (i32.add (local.get $out) (i32.mul (local.get $pixel)
+            (i32.add (i32.mul (i32.add (i32.mul (local.get $img) (local.get $th)) (local.get $ty)) (local.get $tw))
+              (local.get $tx)))))
+          (else (i32.add (local.get $out)
+              (i32.add
+                (i32.mul (local.get $row)
+                  (i32.add (i32.mul (local.get $img) (i32.shl (local.get $th) (i32.const 1)))
+                    (i32.shl (local.get $ty) (i32.const 1))))
+                (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 1))))))))
         (local.set $src (i32.add (local.get $m) (i32.mul (local.get $k) (local.get $pixel))))
         (local.set $g (i32.const 0))
         (block $groupsDone
@@ -649,14 +656,19 @@
             (local.set $s13 (f32x4.sub (f32x4.sub (local.get $m13) (local.get $m23)) (local.get $m33)))
             (local.set $b (v128.load (i32.add (local.get $bias) (local.get $g))))
             (local.set $p (i32.add (local.get $o) (local.get $g)))
-            (v128.store (local.get $p)
-              (f32x4.max (f32x4.add (f32x4.add (f32x4.add (local.get $s00) (local.get $s01)) (local.get $s02)) (local.get $b)) (local.get $floor)))
-            (v128.store (i32.add (local.get $p) (local.get $pixel))
-              (f32x4.max (f32x4.add (f32x4.sub (f32x4.sub (local.get $s01) (local.get $s02)) (local.get $s03)) (local.get $b)) (local.get $floor)))
-            (v128.store (i32.add (local.get $p) (local.get $row))
-              (f32x4.max (f32x4.add (f32x4.add (f32x4.add (local.get $s10) (local.get $s11)) (local.get $s12)) (local.get $b)) (local.get $floor)))
-            (v128.store (i32.add (i32.add (local.get $p) (local.get $row)) (local.get $pixel))
-              (f32x4.max (f32x4.add (f32x4.sub (f32x4.sub (local.get $s11) (local.get $s12)) (local.get $s13)) (local.get $b)) (local.get $floor)))
+            (local.set $y0 (f32x4.max (f32x4.add (f32x4.add (f32x4.add (local.get $s00) (local.get $s01)) (local.get $s02)) (local.get $b)) (local.get $floor)))
+            (local.set $y1 (f32x4.max (f32x4.add (f32x4.sub (f32x4.sub (local.get $s01) (local.get $s02)) (local.get $s03)) (local.get $b)) (local.get $floor)))
+            (local.set $y2 (f32x4.max (f32x4.add (f32x4.add (f32x4.add (local.get $s10) (local.get $s11)) (local.get $s12)) (local.get $b)) (local.get $floor)))
+            (local.set $y3 (f32x4.max (f32x4.add (f32x4.sub (f32x4.sub (local.get $s11) (local.get $s12)) (local.get $s13)) (local.get $b)) (local.get $floor)))
+            (if (local.get $pool)
+              ;; a 2×2 max pool is one tile's four outputs: store only their maximum
+              (then (v128.store (local.get $p)
+                (f32x4.max (f32x4.max (local.get $y0) (local.get $y1)) (f32x4.max (local.get $y2) (local.get $y3)))))
+              (else
+                (v128.store (local.get $p) (local.get $y0))
+                (v128.store (i32.add (local.get $p) (local.get $pixel)) (local.get $y1))
+                (v128.store (i32.add (local.get $p) (local.get $row)) (local.get $y2))
+                (v128.store (i32.add (i32.add (local.get $p) (local.get $row)) (local.get $pixel)) (local.get $y3))))
             (local.set $g (i32.add (local.get $g) (i32.const 16)))
             (br $groups)))
         (local.set $tx (i32.add (local.get $tx) (i32.const 1)))

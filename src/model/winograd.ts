@@ -59,6 +59,12 @@ export function winogradFilter(filter: tf.Tensor): tf.Tensor3D {
   return tf.tensor3d(u, [16, ci, co]);
 }
 
+export interface WinogradAttrs {
+  relu: boolean;
+  /** Then a 2×2, stride-2 max pool: each tile's four outputs are one pooling window. */
+  pool: boolean;
+}
+
 /** x [n, h, w, ci] (h and w even), u from winogradFilter, bias [co]: conv2d + bias (+ ReLU), 'same'. */
 const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, u, bias } = inputs as { x: tf.TensorInfo; u: tf.TensorInfo; bias: tf.TensorInfo };
@@ -89,8 +95,8 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const [vPlane, mPlane] = [planeBytes(ci), planeBytes(co)];
   const v = b.makeOutput([4 * vPlane], 'float32'); // 16 planes of vPlane bytes
   const m = b.makeOutput([4 * mPlane], 'float32');
-  const out = b.makeOutput([n, h, w, co], 'float32');
-  const relu = (attrs as { relu: boolean }).relu ? 1 : 0;
+  const { relu, pool } = attrs as unknown as WinogradAttrs;
+  const out = b.makeOutput(pool ? [n, th, tw, co] : [n, h, w, co], 'float32');
   const tiles = n * th * tw;
   for (let t0 = 0; t0 < tiles; t0 += CHUNK) {
     const count = Math.min(CHUNK, tiles - t0);
@@ -116,23 +122,27 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
       tw,
       co,
       mPlane,
-      relu,
+      relu ? 1 : 0,
+      pool ? 1 : 0,
     );
   }
   for (const scratch of [padded, v, m]) b.disposeData(scratch.dataId);
   return out;
 };
 
-/** conv2d(x, filter) + bias, then ReLU if asked; falls back to tf.fused.conv2d for odd sides. */
+/**
+ * conv2d(x, filter) + bias, then ReLU and a 2×2 max pool if asked ('same' padding, stride 1); falls back to
+ * tf.fused.conv2d for odd sides.
+ */
 export function winogradConv2d(
   x: tf.Tensor4D,
   u: tf.Tensor3D,
   filter: tf.Tensor4D,
   bias: tf.Tensor1D,
-  relu: boolean,
+  { relu, pool }: WinogradAttrs,
 ): tf.Tensor4D {
   if (x.shape[1] % 2 || x.shape[2] % 2) {
-    return tf.fused.conv2d({
+    const y = tf.fused.conv2d({
       x,
       filter,
       bias,
@@ -140,8 +150,9 @@ export function winogradConv2d(
       pad: 'same',
       activation: relu ? 'relu' : 'linear',
     });
+    return pool ? tf.maxPool(y, 2, 2, 'valid') : y;
   }
-  return tf.engine().runKernel(WINOGRAD_CONV, { x, u, bias }, { relu }) as tf.Tensor4D;
+  return tf.engine().runKernel(WINOGRAD_CONV, { x, u, bias }, { relu, pool } as never) as tf.Tensor4D;
 }
 
 export function installWinogradKernel(): void {
