@@ -267,10 +267,12 @@ test('a training step skips the first convolution’s input gradient; every weig
   // A whole step of each convolutional model: the same gradients on wasm (with the skip) as on cpu.
   // Seeded initial weights: with fresh random ones, now and then two values in a max-pool window differ only
   // in their last bit, the backends pick different winners and a convolution's gradient moves by a whole
-  // term (seen in CI as 1e-3), which is rounding, not a bug.
+  // term (seen in CI as 1e-3), which is rounding, not a bug. Seed 5 has such a tie under Winograd's
+  // rounding (one ReLU or pool window of the cnn's second block flips; every later layer agrees to 1e-7);
+  // seeds 1–4 and 6–8 agree everywhere to 1e-6.
   for (const arch of ['book-cnn', 'cnn'] as const) {
     await selectBackend('cpu');
-    setSeed(5);
+    setSeed(6);
     const weights = buildModel(arch)
       .getWeights()
       .map((w) => w.arraySync());
@@ -287,7 +289,7 @@ test('a training step skips the first convolution’s input gradient; every weig
       const { grads } = computeGradients(logitsOf(model), batch);
       gradients.push(Object.values(grads).map((g) => g.dataSync() as Float32Array));
     }
-    assertClose(gradients[0]!, gradients[1]!, 1e-3);
+    assertClose(gradients[0]!, gradients[1]!, 1e-5);
   }
 });
 

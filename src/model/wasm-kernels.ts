@@ -8,6 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { installJsKernels } from './js-kernels.ts';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
+import { allOnes, winogradFits, winogradOnHeap } from './winograd.ts';
 
 type Inputs = Record<string, tf.TensorInfo>;
 type Shape4 = [number, number, number, number];
@@ -211,6 +212,10 @@ function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
       const swapped = keep(run('Transpose', { x: rotated }, b, { perm: [0, 1, 3, 2] }));
       const { top, bottom, left, right } = info.padInfo;
       const k = (n: number, p: number) => n - 1 - p;
+      // A 3×3 'same' convolution stays one after the rotation: Winograd's, where its shapes suit it.
+      const same = [top, bottom, left, right].every((p) => p === 1);
+      if (same && winogradFits(dy.shape, swapped.shape))
+        return winogradOnHeap(b, dy, swapped, undefined, false);
       return run('Conv2D', { x: dy, filter: swapped }, b, {
         strides: [1, 1],
         pad: explicitPadding(
@@ -224,6 +229,30 @@ function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
         dimRoundingMode: undefined as unknown as string,
       });
     });
+  };
+}
+
+/**
+ * Convolutions as tfjs-layers trains them (FusedConv2D: bias, ReLU or nothing after) by Winograd's
+ * F(2×2, 3×3) where the shapes suit it (winograd.ts): 3×3, stride 1, 'same', channels in fours and eights.
+ */
+function winogradFusedConv2D(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<
+      string,
+      tf.TensorInfo | undefined
+    >;
+    const { strides, pad, dataFormat, dilations, activation } = args.attrs as Record<string, unknown>;
+    const fits =
+      dataFormat === 'NHWC' &&
+      pad === 'same' &&
+      allOnes(strides) &&
+      allOnes(dilations) &&
+      !preluActivationWeights &&
+      (activation === 'linear' || activation === 'relu') &&
+      winogradFits(x!.shape, filter!.shape);
+    if (!fits) return original(args);
+    return winogradOnHeap(args.backend as WasmHeapBackend, x!, filter!, bias, activation === 'relu');
   };
 }
 
@@ -286,6 +315,7 @@ export function installWasmTrainingKernels(): void {
     });
   }
   replaceKernel('Conv2DBackpropInput', fastConv2DBackpropInput);
+  replaceKernel('FusedConv2D', winogradFusedConv2D);
   replaceKernel('Identity', sharedIdentity);
   replaceKernel('BatchMatMul', withExplicitTranspose);
   replaceKernel('_FusedMatMul', withExplicitTranspose);

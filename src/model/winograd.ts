@@ -27,36 +27,50 @@ export function winogradApplies(
   filterShape: readonly number[],
   config: { strides?: unknown; dilationRate?: unknown; padding?: unknown },
 ): boolean {
-  const [kh, kw, ci, co] = filterShape as [number, number, number, number];
-  const ones = (v: unknown) => v === undefined || v === 1 || (Array.isArray(v) && v.every((s) => s === 1));
   return (
     tf.getBackend() === 'wasm' &&
-    kh === 3 &&
-    kw === 3 &&
-    ci % 4 === 0 &&
-    co % 8 === 0 &&
-    ones(config.strides) &&
-    ones(config.dilationRate) &&
+    filterFits(filterShape) &&
+    allOnes(config.strides) &&
+    allOnes(config.dilationRate) &&
     config.padding === 'same'
   );
 }
 
+/** A stride or dilation attribute that is 1 along every axis. */
+export const allOnes = (v: unknown) =>
+  v === undefined || v === 1 || (Array.isArray(v) && v.every((s) => s === 1));
+
+const filterFits = ([kh, kw, ci, co]: readonly number[]) =>
+  kh === 3 && kw === 3 && ci! % 4 === 0 && co! % 8 === 0;
+
 /** U = G·g·Gᵀ for every (ci, co), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]: a [16, ci, co] tensor, entry-major. */
 export function winogradFilter(filter: tf.Tensor): tf.Tensor3D {
   const [, , ci, co] = filter.shape as [number, number, number, number];
-  const g = filter.dataSync();
   const u = new Float32Array(16 * ci * co);
-  const at = (ky: number, kx: number, c: number) => g[(ky * 3 + kx) * ci * co + c]!;
-  const gMul = (a: number, b: number, c: number) => [a, (a + b + c) / 2, (a - b + c) / 2, c];
-  for (let c = 0; c < ci * co; c++) {
-    // G·g: each column of g (kx fixed) through G, then each row of the 4×3 result through G.
-    const cols = [0, 1, 2].map((kx) => gMul(at(0, kx, c), at(1, kx, c), at(2, kx, c)));
+  transformFilter(filter.dataSync() as Float32Array, u, ci * co);
+  return tf.tensor3d(u, [16, ci, co]);
+}
+
+/** g [3, 3, pairs] → u [16, pairs]: each column of g through G, then each row of the 4×3 result. */
+function transformFilter(g: Float32Array, u: Float32Array, pairs: number): void {
+  const t = new Float32Array(12); // G·g for one pair, 4 × 3
+  for (let c = 0; c < pairs; c++) {
+    for (let kx = 0; kx < 3; kx++) {
+      const [a, b, d] = [g[kx * pairs + c]!, g[(3 + kx) * pairs + c]!, g[(6 + kx) * pairs + c]!];
+      t[kx] = a;
+      t[3 + kx] = (a + b + d) / 2;
+      t[6 + kx] = (a - b + d) / 2;
+      t[9 + kx] = d;
+    }
     for (let i = 0; i < 4; i++) {
-      const row = gMul(cols[0]![i]!, cols[1]![i]!, cols[2]![i]!);
-      for (let j = 0; j < 4; j++) u[(4 * i + j) * ci * co + c] = row[j]!;
+      const [a, b, d] = [t[3 * i]!, t[3 * i + 1]!, t[3 * i + 2]!];
+      const at = 4 * i * pairs + c;
+      u[at] = a;
+      u[at + pairs] = (a + b + d) / 2;
+      u[at + 2 * pairs] = (a - b + d) / 2;
+      u[at + 3 * pairs] = d;
     }
   }
-  return tf.tensor3d(u, [16, ci, co]);
 }
 
 export interface WinogradAttrs {
@@ -65,12 +79,16 @@ export interface WinogradAttrs {
   pool: boolean;
 }
 
-/** x [n, h, w, ci] (h and w even), u from winogradFilter, bias [co]: conv2d + bias (+ ReLU), 'same'. */
-const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
-  const { x, u, bias } = inputs as { x: tf.TensorInfo; u: tf.TensorInfo; bias: tf.TensorInfo };
+/** x [n, h, w, ci] (h and w even), u as winogradFilter makes it, bias [co]: conv2d + bias, 'same'. */
+function runWinograd(
+  b: WasmHeapBackend,
+  x: tf.TensorInfo,
+  u: tf.TensorInfo,
+  bias: tf.TensorInfo,
+  { relu, pool }: WinogradAttrs,
+): tf.TensorInfo {
   const [n, h, w, ci] = x.shape as [number, number, number, number];
   const co = u.shape[2]!;
-  const b = backend as WasmHeapBackend;
   const kernels = simdKernels(b);
   const [th, tw] = [h / 2, w / 2];
   const pixel = 4 * ci;
@@ -95,7 +113,6 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const [vPlane, mPlane] = [planeBytes(ci), planeBytes(co)];
   const v = b.makeOutput([4 * vPlane], 'float32'); // 16 planes of vPlane bytes
   const m = b.makeOutput([4 * mPlane], 'float32');
-  const { relu, pool } = attrs as unknown as WinogradAttrs;
   const out = b.makeOutput(pool ? [n, th, tw, co] : [n, h, w, co], 'float32');
   const tiles = n * th * tw;
   for (let t0 = 0; t0 < tiles; t0 += CHUNK) {
@@ -128,7 +145,40 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   }
   for (const scratch of [padded, v, m]) b.disposeData(scratch.dataId);
   return out;
+}
+
+const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, u, bias } = inputs as { x: tf.TensorInfo; u: tf.TensorInfo; bias: tf.TensorInfo };
+  return runWinograd(backend as WasmHeapBackend, x, u, bias, attrs as unknown as WinogradAttrs);
 };
+
+/**
+ * A convolution inside another wasm kernel (training: the forward pass, the input gradient): the filter
+ * [3, 3, ci, co] is transformed on the spot, and a missing bias is zero. The caller checks the shapes
+ * (`winogradFits`).
+ */
+export function winogradOnHeap(
+  b: WasmHeapBackend,
+  x: tf.TensorInfo,
+  filter: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  relu: boolean,
+): tf.TensorInfo {
+  const [, , ci, co] = filter.shape as [number, number, number, number];
+  const u = b.makeOutput([16, ci, co], 'float32');
+  transformFilter(b.typedArrayFromHeap(filter), b.typedArrayFromHeap(u), ci * co);
+  const zero = bias ? undefined : b.makeOutput([co], 'float32');
+  if (zero) b.typedArrayFromHeap(zero).fill(0);
+  const out = runWinograd(b, x, u, bias ?? zero!, { relu, pool: false });
+  for (const scratch of [u, zero]) if (scratch) b.disposeData(scratch.dataId);
+  return out;
+}
+
+/** NHWC x and a [3, 3, ci, co] filter whose sides, channels and image suit the SIMD steps. */
+export function winogradFits(xShape: readonly number[], filterShape: readonly number[]): boolean {
+  const [, h, w, ci] = xShape as [number, number, number, number];
+  return filterFits(filterShape) && filterShape[2] === ci && h % 2 === 0 && w % 2 === 0;
+}
 
 /**
  * conv2d(x, filter) + bias, then ReLU and a 2×2 max pool if asked ('same' padding, stride 1); falls back to
