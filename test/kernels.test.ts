@@ -65,6 +65,8 @@ for (const [stride, pad] of [
 for (const [name, x, w, pad] of [
   ['3×3 same, 3 → 16 channels', [3, 7, 9, 3], [3, 3, 3, 16], 'same'],
   ['3×3 valid, 4 → 8', [2, 6, 5, 4], [3, 3, 4, 8], 'valid'],
+  ['3×3 same, 8 → 16 (Winograd, a partial chunk of tiles)', [3, 6, 10, 8], [3, 3, 8, 16], 'same'],
+  ['3×3 same, 8 → 8 (Winograd, two chunks of tiles)', [5, 8, 8, 8], [3, 3, 8, 8], 'same'],
   ['5×5 same, 6 → 24', [2, 8, 7, 6], [5, 5, 6, 24], 'same'],
   ['2×2 same (uneven padding), 5 → 8', [2, 5, 6, 5], [2, 2, 5, 8], 'same'],
   ['1×1, 16 → 8, width 1', [3, 4, 1, 16], [1, 1, 16, 8], 'valid'],
@@ -80,7 +82,7 @@ for (const [name, x, w, pad] of [
     ],
   ],
 ] as const) {
-  test(`conv2d filter gradient on wasm (SIMD) matches cpu: ${name}`, async () => {
+  test(`conv2d gradients on wasm (SIMD) match cpu: ${name}`, async () => {
     const [cpu, wasm] = await onBothBackends(
       () => [random([...x], 11), random([...w], 12)],
       ([a, b]) => {

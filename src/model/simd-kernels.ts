@@ -83,6 +83,28 @@ export interface SimdKernels {
     relu: 0 | 1,
     pool: 0 | 1,
   ): void;
+  /** The filter gradient's transform of the output gradient: each tile's 2×2 block into 16 planes. */
+  winogradOutputGrad(
+    dy: number,
+    dm: number,
+    t0: number,
+    count: number,
+    th: number,
+    tw: number,
+    co: number,
+    plane: number,
+  ): void;
+  /** dU[e] += V[e]ᵀ·dM[e] over `count` tiles, for the 16 planes. */
+  winogradFilterGemm(
+    v: number,
+    dm: number,
+    du: number,
+    count: number,
+    ci: number,
+    co: number,
+    vPlane: number,
+    mPlane: number,
+  ): void;
   /** One Adam step over `n4` groups of 4 weights; `m` and `v` are updated in place (see the .wat). */
   adam(w: number, g: number, m: number, v: number, n4: number, lr: number, c1: number, c2: number): void;
 }

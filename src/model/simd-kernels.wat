@@ -682,4 +682,116 @@
                 (local.set $img (i32.add (local.get $img) (i32.const 1)))))))
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $tiles))))
+
+  ;; The filter gradient by the same transform: dU[e] = Σ_tiles V[e]ᵀ · dM[e], then dW = Gᵀ dU G (in JS).
+  ;; dM[e][k][c] = (A dY Aᵀ)[e] for tiles t0 … t0+count−1, dY the tile's 2×2 block of the output gradient
+  ;; dy [n, 2·th, 2·tw, co], A = [1 0; 1 1; 1 −1; 0 −1]; planes `plane` bytes apart, as winogradInput's.
+  (func (export "winogradOutputGrad")
+    (param $dy i32) (param $dm i32) (param $t0 i32) (param $count i32) (param $th i32) (param $tw i32)
+    (param $co i32) (param $plane i32)
+    (local $k i32) (local $tx i32) (local $ty i32) (local $img i32) (local $rem i32) (local $pixel i32)
+    (local $row i32) (local $base i32) (local $dst i32) (local $g i32) (local $p i32) (local $q i32)
+    (local $a v128) (local $b v128) (local $c v128) (local $d v128)
+    (local $r00 v128) (local $r01 v128) (local $r10 v128) (local $r11 v128) (local $r20 v128) (local $r21 v128) (local $r30 v128) (local $r31 v128)
+    (local.set $pixel (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $row (i32.mul (local.get $pixel) (i32.shl (local.get $tw) (i32.const 1))))
+    (local.set $img (i32.div_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
+    (local.set $rem (i32.rem_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
+    (local.set $ty (i32.div_u (local.get $rem) (local.get $tw)))
+    (local.set $tx (i32.rem_u (local.get $rem) (local.get $tw)))
+    (local.set $k (i32.const 0))
+    (block $tilesDone
+      (loop $tiles
+        (br_if $tilesDone (i32.ge_u (local.get $k) (local.get $count)))
+        (local.set $base (i32.add (local.get $dy)
+          (i32.add
+            (i32.mul (local.get $row)
+              (i32.add (i32.mul (local.get $img) (i32.shl (local.get $th) (i32.const 1)))
+                (i32.shl (local.get $ty) (i32.const 1))))
+            (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 1))))))
+        (local.set $dst (i32.add (local.get $dm) (i32.mul (local.get $k) (local.get $pixel))))
+        (local.set $g (i32.const 0))
+        (block $groupsDone
+          (loop $groups
+            (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
+            (local.set $p (i32.add (local.get $base) (local.get $g)))
+            (local.set $a (v128.load (local.get $p)))
+            (local.set $b (v128.load (i32.add (local.get $p) (local.get $pixel))))
+            (local.set $c (v128.load (i32.add (local.get $p) (local.get $row))))
+            (local.set $d (v128.load (i32.add (i32.add (local.get $p) (local.get $row)) (local.get $pixel))))
+            ;; rows: A·dY, dY = [a b; c d]
+            (local.set $r00 (local.get $a))
+            (local.set $r01 (local.get $b))
+            (local.set $r10 (f32x4.add (local.get $a) (local.get $c)))
+            (local.set $r11 (f32x4.add (local.get $b) (local.get $d)))
+            (local.set $r20 (f32x4.sub (local.get $a) (local.get $c)))
+            (local.set $r21 (f32x4.sub (local.get $b) (local.get $d)))
+            (local.set $r30 (f32x4.neg (local.get $c)))
+            (local.set $r31 (f32x4.neg (local.get $d)))
+            ;; columns: each row (x, y) through Aᵀ: (x, x + y, x − y, −y); entry e = 4·i + j in plane e
+            (local.set $q (i32.add (local.get $dst) (local.get $g)))
+            (v128.store (local.get $q) (local.get $r00)) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.add (local.get $r00) (local.get $r01))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.sub (local.get $r00) (local.get $r01))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.neg (local.get $r01))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (local.get $r10)) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.add (local.get $r10) (local.get $r11))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.sub (local.get $r10) (local.get $r11))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.neg (local.get $r11))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (local.get $r20)) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.add (local.get $r20) (local.get $r21))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.sub (local.get $r20) (local.get $r21))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.neg (local.get $r21))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (local.get $r30)) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.add (local.get $r30) (local.get $r31))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.sub (local.get $r30) (local.get $r31))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
+            (v128.store (local.get $q) (f32x4.neg (local.get $r31)))
+            (local.set $g (i32.add (local.get $g) (i32.const 16)))
+            (br $groups)))
+        (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
+        (if (i32.eq (local.get $tx) (local.get $tw))
+          (then
+            (local.set $tx (i32.const 0))
+            (local.set $ty (i32.add (local.get $ty) (i32.const 1)))
+            (if (i32.eq (local.get $ty) (local.get $th))
+              (then
+                (local.set $ty (i32.const 0))
+                (local.set $img (i32.add (local.get $img) (i32.const 1)))))))
+        (local.set $k (i32.add (local.get $k) (i32.const 1)))
+        (br $tiles))))
+
+  ;; dU[e] += V[e]ᵀ · dM[e] for the 16 planes e, over `count` tiles: V[e] count × ci, dM[e] count × co
+  ;; (rows of ci and co floats), dU[e] ci × co; the filter gradient's 4 × 8 register tiles (tile4x8).
+  (func (export "winogradFilterGemm")
+    (param $v i32) (param $dm i32) (param $du i32) (param $count i32) (param $ci i32) (param $co i32)
+    (param $vPlane i32) (param $mPlane i32)
+    (local $e i32) (local $r i32) (local $cb i32) (local $xPixel i32) (local $dyPixel i32)
+    (local.set $xPixel (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $dyPixel (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $e (i32.const 0))
+    (block $planesDone
+      (loop $planes
+        (br_if $planesDone (i32.ge_u (local.get $e) (i32.const 16)))
+        (local.set $r (i32.const 0))
+        (block $rowsDone
+          (loop $rows
+            (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $xPixel)))
+            (local.set $cb (i32.const 0))
+            (block $colsDone
+              (loop $cols
+                (br_if $colsDone (i32.ge_u (local.get $cb) (local.get $dyPixel)))
+                (call $tile4x8
+                  (i32.add (local.get $v) (local.get $r))
+                  (i32.add (local.get $dm) (local.get $cb))
+                  (i32.add (i32.add (local.get $du) (i32.mul (local.get $r) (local.get $co))) (local.get $cb))
+                  (local.get $count) (local.get $xPixel) (local.get $dyPixel))
+                (local.set $cb (i32.add (local.get $cb) (i32.const 32)))
+                (br $cols)))
+            (local.set $r (i32.add (local.get $r) (i32.const 16)))
+            (br $rows)))
+        (local.set $v (i32.add (local.get $v) (local.get $vPlane)))
+        (local.set $dm (i32.add (local.get $dm) (local.get $mPlane)))
+        (local.set $du (i32.add (local.get $du) (i32.mul (local.get $ci) (local.get $dyPixel))))
+        (local.set $e (i32.add (local.get $e) (i32.const 1)))
+        (br $planes))))
 )

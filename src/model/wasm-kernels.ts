@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { installJsKernels } from './js-kernels.ts';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
-import { allOnes, winogradFits, winogradOnHeap } from './winograd.ts';
+import { allOnes, winogradFilterGradient, winogradFits, winogradOnHeap } from './winograd.ts';
 
 type Inputs = Record<string, tf.TensorInfo>;
 type Shape4 = [number, number, number, number];
@@ -122,6 +122,11 @@ const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     dimRoundingMode,
   );
   const b = backend as WasmHeapBackend;
+  const { top, bottom, left, right } = info.padInfo;
+  const same = [top, bottom, left, right].every((p) => p === 1);
+  if (same && allOnes([info.strideHeight, info.strideWidth]) && winogradFits(x.shape, filterShape)) {
+    return winogradFilterGradient(b, x, dy, filterShape[3]);
+  }
   const simd = simdFilterGradient(x, dy, info, b);
   if (simd) return simd;
   return scoped(b, (keep) => {

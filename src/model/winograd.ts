@@ -1,8 +1,9 @@
 /**
- * 3×3 convolutions by Winograd's F(2×2, 3×3) on the wasm backend, for inference: each 2×2 block of outputs
- * from a 4×4 input window with 16 multiplies per channel pair instead of 36 (docs/training-speed.md). The
- * filter is transformed once (`winogradFilter`) when the inference graph is built; each call then runs the
- * three WebAssembly SIMD steps of simd-kernels.wat over chunks of tiles small enough to stay in cache.
+ * 3×3 convolutions by Winograd's F(2×2, 3×3) on the wasm backend: each 2×2 block of outputs from a 4×4
+ * input window with 16 multiplies per channel pair instead of 36 (docs/training-speed.md). The inference
+ * graph transforms each filter once (`winogradFilter`) and runs the `BirdgateWinogradConv` kernel; training
+ * kernels call `winogradOnHeap`, which transforms the filter on each call. Either way the three WebAssembly
+ * SIMD steps of simd-kernels.wat run over chunks of tiles small enough to stay in cache.
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
@@ -79,23 +80,14 @@ export interface WinogradAttrs {
   pool: boolean;
 }
 
-/** x [n, h, w, ci] (h and w even), u as winogradFilter makes it, bias [co]: conv2d + bias, 'same'. */
-function runWinograd(
-  b: WasmHeapBackend,
-  x: tf.TensorInfo,
-  u: tf.TensorInfo,
-  bias: tf.TensorInfo,
-  { relu, pool }: WinogradAttrs,
-): tf.TensorInfo {
+/** The input with one zero pixel on every side, so no tile's window needs bounds checks. */
+function padInput(b: WasmHeapBackend, x: tf.TensorInfo): tf.TensorInfo {
   const [n, h, w, ci] = x.shape as [number, number, number, number];
-  const co = u.shape[2]!;
-  const kernels = simdKernels(b);
-  const [th, tw] = [h / 2, w / 2];
   const pixel = 4 * ci;
-  // The input with one zero pixel on every side, so no window needs bounds checks.
   const padded = b.makeOutput([n * (h + 2) * (w + 2) * ci], 'float32');
   const paddedRow = (w + 2) * ci;
   const heap = b.typedArrayFromHeap(padded);
+  const kernels = simdKernels(b);
   for (let img = 0; img < n; img++) {
     const top = img * (h + 2) * paddedRow;
     heap.fill(0, top, top + paddedRow);
@@ -110,6 +102,22 @@ function runWinograd(
       w * pixel,
     );
   }
+  return padded;
+}
+
+/** x [n, h, w, ci] (h and w even), u as winogradFilter makes it, bias [co]: conv2d + bias, 'same'. */
+function runWinograd(
+  b: WasmHeapBackend,
+  x: tf.TensorInfo,
+  u: tf.TensorInfo,
+  bias: tf.TensorInfo,
+  { relu, pool }: WinogradAttrs,
+): tf.TensorInfo {
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const co = u.shape[2]!;
+  const kernels = simdKernels(b);
+  const [th, tw] = [h / 2, w / 2];
+  const padded = padInput(b, x);
   const [vPlane, mPlane] = [planeBytes(ci), planeBytes(co)];
   const v = b.makeOutput([4 * vPlane], 'float32'); // 16 planes of vPlane bytes
   const m = b.makeOutput([4 * mPlane], 'float32');
@@ -172,6 +180,71 @@ export function winogradOnHeap(
   const out = runWinograd(b, x, u, bias ?? zero!, { relu, pool: false });
   for (const scratch of [u, zero]) if (scratch) b.disposeData(scratch.dataId);
   return out;
+}
+
+/**
+ * The filter gradient of a 3×3 'same' convolution of x (checked by `winogradFits`) given its output
+ * gradient dy: dU[e] = Σ over tiles of V[e]ᵀ·dM[e] with dM = A·dY·Aᵀ, then dW = Gᵀ·dU·G.
+ */
+export function winogradFilterGradient(
+  b: WasmHeapBackend,
+  x: tf.TensorInfo,
+  dy: tf.TensorInfo,
+  co: number,
+): tf.TensorInfo {
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  const kernels = simdKernels(b);
+  const [th, tw] = [h / 2, w / 2];
+  const padded = padInput(b, x);
+  const [vPlane, mPlane] = [planeBytes(ci), planeBytes(co)];
+  const v = b.makeOutput([4 * vPlane], 'float32');
+  const dm = b.makeOutput([4 * mPlane], 'float32');
+  const du = b.makeOutput([16, ci, co], 'float32');
+  b.typedArrayFromHeap(du).fill(0);
+  const tiles = n * th * tw;
+  for (let t0 = 0; t0 < tiles; t0 += CHUNK) {
+    const count = Math.min(CHUNK, tiles - t0);
+    kernels.winogradInput(heapOffset(b, padded), heapOffset(b, v), t0, count, th, tw, ci, vPlane);
+    kernels.winogradOutputGrad(heapOffset(b, dy), heapOffset(b, dm), t0, count, th, tw, co, mPlane);
+    kernels.winogradFilterGemm(
+      heapOffset(b, v),
+      heapOffset(b, dm),
+      heapOffset(b, du),
+      count,
+      ci,
+      co,
+      vPlane,
+      mPlane,
+    );
+  }
+  const dw = b.makeOutput([3, 3, ci, co], 'float32');
+  untransformFilter(b.typedArrayFromHeap(du), b.typedArrayFromHeap(dw), ci * co);
+  for (const scratch of [padded, v, dm, du]) b.disposeData(scratch.dataId);
+  return dw;
+}
+
+/** du [16, pairs] → dw [3, 3, pairs] = Gᵀ·du·G per pair: the adjoint of transformFilter. */
+function untransformFilter(du: Float32Array, dw: Float32Array, pairs: number): void {
+  const t = new Float32Array(12); // Gᵀ·du for one pair, 3 × 4
+  for (let c = 0; c < pairs; c++) {
+    for (let j = 0; j < 4; j++) {
+      const [x0, x1, x2, x3] = [0, 1, 2, 3].map((i) => du[(4 * i + j) * pairs + c]!) as [
+        number,
+        number,
+        number,
+        number,
+      ];
+      t[j] = x0 + (x1 + x2) / 2;
+      t[4 + j] = (x1 - x2) / 2;
+      t[8 + j] = (x1 + x2) / 2 + x3;
+    }
+    for (let k = 0; k < 3; k++) {
+      const [x0, x1, x2, x3] = [t[4 * k]!, t[4 * k + 1]!, t[4 * k + 2]!, t[4 * k + 3]!];
+      dw[3 * k * pairs + c] = x0 + (x1 + x2) / 2;
+      dw[(3 * k + 1) * pairs + c] = (x1 - x2) / 2;
+      dw[(3 * k + 2) * pairs + c] = (x1 + x2) / 2 + x3;
+    }
+  }
 }
 
 /** NHWC x and a [3, 3, ci, co] filter whose sides, channels and image suit the SIMD steps. */
