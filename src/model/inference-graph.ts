@@ -1,9 +1,11 @@
 /**
  * A trained model's forward pass for inference only: each BatchNormalization folded into the conv or
- * dense layer before it, bias and ReLU fused into that layer's kernel, and none of tfjs-layers' per-call
- * bookkeeping. On the watcher's small batches that bookkeeping and the separate BatchNorm and ReLU ops
- * cost more than the convolutions (docs/benchmarks.md). Outputs equal `model.predict` to float rounding
- * (test/model.test.ts). Built from a snapshot of the weights, so only for models no longer trained.
+ * dense layer before it, bias and ReLU fused into that layer's kernel, 3×3 convolutions by Winograd's
+ * algorithm on wasm (with a 2×2 max pool after them fused in: winograd.ts), and none of tfjs-layers'
+ * per-call bookkeeping. On the watcher's small batches that bookkeeping and the separate BatchNorm and
+ * ReLU ops cost more than the convolutions (docs/benchmarks.md). Outputs equal `model.predict` to float
+ * rounding (test/model.test.ts). Built from a snapshot of the weights: after they change, build another
+ * (`predictBirdNow` does, for validation during training).
  */
 import * as tf from '@tensorflow/tfjs';
 import { winogradApplies, winogradConv2d, winogradFilter } from './winograd.ts';
