@@ -52,19 +52,27 @@ export function winogradFilter(filter: tf.Tensor): tf.Tensor3D {
   return tf.tensor3d(u, [16, ci, co]);
 }
 
-/** g [3, 3, pairs] → u [16, pairs]: each column of g through G, then each row of the 4×3 result. */
+/**
+ * g [3, 3, pairs] → u [16, pairs]: each column of g through G, then each row of the 4×3 result. Scalar
+ * locals, not array destructuring: this runs twice per convolution and training step (forward, input
+ * gradient) over up to 4,096 pairs.
+ */
 function transformFilter(g: Float32Array, u: Float32Array, pairs: number): void {
   const t = new Float32Array(12); // G·g for one pair, 4 × 3
   for (let c = 0; c < pairs; c++) {
     for (let kx = 0; kx < 3; kx++) {
-      const [a, b, d] = [g[kx * pairs + c]!, g[(3 + kx) * pairs + c]!, g[(6 + kx) * pairs + c]!];
+      const a = g[kx * pairs + c]!;
+      const b = g[(3 + kx) * pairs + c]!;
+      const d = g[(6 + kx) * pairs + c]!;
       t[kx] = a;
       t[3 + kx] = (a + b + d) / 2;
       t[6 + kx] = (a - b + d) / 2;
       t[9 + kx] = d;
     }
     for (let i = 0; i < 4; i++) {
-      const [a, b, d] = [t[3 * i]!, t[3 * i + 1]!, t[3 * i + 2]!];
+      const a = t[3 * i]!;
+      const b = t[3 * i + 1]!;
+      const d = t[3 * i + 2]!;
       const at = 4 * i * pairs + c;
       u[at] = a;
       u[at + pairs] = (a + b + d) / 2;
@@ -223,23 +231,24 @@ export function winogradFilterGradient(
   return dw;
 }
 
-/** du [16, pairs] → dw [3, 3, pairs] = Gᵀ·du·G per pair: the adjoint of transformFilter. */
+/** du [16, pairs] → dw [3, 3, pairs] = Gᵀ·du·G per pair: the adjoint of transformFilter (scalars, as there). */
 function untransformFilter(du: Float32Array, dw: Float32Array, pairs: number): void {
   const t = new Float32Array(12); // Gᵀ·du for one pair, 3 × 4
   for (let c = 0; c < pairs; c++) {
     for (let j = 0; j < 4; j++) {
-      const [x0, x1, x2, x3] = [0, 1, 2, 3].map((i) => du[(4 * i + j) * pairs + c]!) as [
-        number,
-        number,
-        number,
-        number,
-      ];
+      const x0 = du[j * pairs + c]!;
+      const x1 = du[(4 + j) * pairs + c]!;
+      const x2 = du[(8 + j) * pairs + c]!;
+      const x3 = du[(12 + j) * pairs + c]!;
       t[j] = x0 + (x1 + x2) / 2;
       t[4 + j] = (x1 - x2) / 2;
       t[8 + j] = (x1 + x2) / 2 + x3;
     }
     for (let k = 0; k < 3; k++) {
-      const [x0, x1, x2, x3] = [t[4 * k]!, t[4 * k + 1]!, t[4 * k + 2]!, t[4 * k + 3]!];
+      const x0 = t[4 * k]!;
+      const x1 = t[4 * k + 1]!;
+      const x2 = t[4 * k + 2]!;
+      const x3 = t[4 * k + 3]!;
       dw[3 * k * pairs + c] = x0 + (x1 + x2) / 2;
       dw[(3 * k + 1) * pairs + c] = (x1 - x2) / 2;
       dw[(3 * k + 2) * pairs + c] = (x1 + x2) / 2 + x3;
