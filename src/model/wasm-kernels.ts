@@ -8,7 +8,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { installJsKernels } from './js-kernels.ts';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
-import { allOnes, winogradFilterGradient, winogradFits, winogradOnHeap } from './winograd.ts';
+import {
+  allOnes,
+  winogradFilterGradient,
+  winogradFits,
+  winogradInputGradient,
+  winogradOnHeap,
+} from './winograd.ts';
 
 type Inputs = Record<string, tf.TensorInfo>;
 type Shape4 = [number, number, number, number];
@@ -212,15 +218,15 @@ function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
     );
     if (dataFormat !== 'NHWC' || info.strideHeight !== 1 || info.strideWidth !== 1) return original(args);
     const b = backend as WasmHeapBackend;
+    const { top, bottom, left, right } = info.padInfo;
+    // A 3×3 'same' convolution stays one after the rotation: Winograd's, where its shapes suit it.
+    const [kh, kw, ci, co] = filter.shape as Shape4;
+    const same = [top, bottom, left, right].every((p) => p === 1);
+    if (same && winogradFits(dy.shape, [kh, kw, co, ci])) return winogradInputGradient(b, dy, filter);
     return scoped(b, (keep) => {
       const rotated = keep(run('Reverse', { x: filter }, b, { dims: [0, 1] }));
       const swapped = keep(run('Transpose', { x: rotated }, b, { perm: [0, 1, 3, 2] }));
-      const { top, bottom, left, right } = info.padInfo;
       const k = (n: number, p: number) => n - 1 - p;
-      // A 3×3 'same' convolution stays one after the rotation: Winograd's, where its shapes suit it.
-      const same = [top, bottom, left, right].every((p) => p === 1);
-      if (same && winogradFits(dy.shape, swapped.shape))
-        return winogradOnHeap(b, dy, swapped, undefined, false);
       return run('Conv2D', { x: dy, filter: swapped }, b, {
         strides: [1, 1],
         pad: explicitPadding(

@@ -2,7 +2,7 @@
  * 3×3 convolutions by Winograd's F(2×2, 3×3) on the wasm backend: each 2×2 block of outputs from a 4×4
  * input window with 16 multiplies per channel pair instead of 36 (docs/training-speed.md). The inference
  * graph transforms each filter once (`winogradFilter`) and runs the `BirdgateWinogradConv` kernel; training
- * kernels call `winogradOnHeap`, which transforms the filter on each call. Either way the three WebAssembly
+ * kernels call `winogradOnHeap` and `winogradInputGradient`, which transform the filter on each call. Either way the three WebAssembly
  * SIMD steps of simd-kernels.wat run over chunks of tiles small enough to stay in cache.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -169,9 +169,8 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * A convolution inside another wasm kernel (training: the forward pass, the input gradient): the filter
- * [3, 3, ci, co] is transformed on the spot, and a missing bias is zero. The caller checks the shapes
- * (`winogradFits`).
+ * A convolution inside another wasm kernel (training: the forward pass): the filter [3, 3, ci, co] is
+ * transformed on the spot, and a missing bias is zero. The caller checks the shapes (`winogradFits`).
  */
 export function winogradOnHeap(
   b: WasmHeapBackend,
@@ -181,9 +180,39 @@ export function winogradOnHeap(
   relu: boolean,
 ): tf.TensorInfo {
   const [, , ci, co] = filter.shape as [number, number, number, number];
+  return convolveOnHeap(b, x, () => b.typedArrayFromHeap(filter) as Float32Array, ci, co, bias, relu);
+}
+
+/**
+ * A stride-1 3×3 'same' convolution's input gradient: dy convolved with the filter rotated 180° and its
+ * channel axes swapped, read straight from the filter into the transform (no Reverse, no Transpose).
+ * The caller checks the shapes (`winogradFits` of dy and the swapped filter).
+ */
+export function winogradInputGradient(b: WasmHeapBackend, dy: tf.TensorInfo, filter: tf.TensorInfo) {
+  const [, , ci, co] = filter.shape as [number, number, number, number];
+  const g = b.typedArrayFromHeap(filter) as Float32Array;
+  const flipped = new Float32Array(g.length); // [3, 3, co, ci]
+  for (let k = 0; k < 9; k++) {
+    const from = (8 - k) * ci * co;
+    for (let i = 0; i < ci; i++)
+      for (let o = 0; o < co; o++) flipped[k * ci * co + o * ci + i] = g[from + i * co + o]!;
+  }
+  return convolveOnHeap(b, dy, () => flipped, co, ci, undefined, false);
+}
+
+/** `filter()` is read after the scratch tensors are made: making them may grow (and move) the heap. */
+function convolveOnHeap(
+  b: WasmHeapBackend,
+  x: tf.TensorInfo,
+  filter: () => Float32Array,
+  ci: number,
+  co: number,
+  bias: tf.TensorInfo | undefined,
+  relu: boolean,
+): tf.TensorInfo {
   const u = b.makeOutput([16, ci, co], 'float32');
-  transformFilter(b.typedArrayFromHeap(filter), b.typedArrayFromHeap(u), ci * co);
   const zero = bias ? undefined : b.makeOutput([co], 'float32');
+  transformFilter(filter(), b.typedArrayFromHeap(u), ci * co);
   if (zero) b.typedArrayFromHeap(zero).fill(0);
   const out = runWinograd(b, x, u, bias ?? zero!, { relu, pool: false });
   for (const scratch of [u, zero]) if (scratch) b.disposeData(scratch.dataId);
