@@ -26,6 +26,10 @@ interface ConvGradientAttrs {
   dataFormat: 'NHWC' | 'NCHW';
 }
 
+/** One pixel of padding on every side: for a 3×3 filter, 'same' (what Winograd's kernels take). */
+const paddedByOne = ({ padInfo: { top, bottom, left, right } }: tf.backend_util.Conv2DInfo) =>
+  [top, bottom, left, right].every((p) => p === 1);
+
 function run(
   name: string,
   inputs: Inputs,
@@ -128,9 +132,11 @@ const conv2DBackpropFilter: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     dimRoundingMode,
   );
   const b = backend as WasmHeapBackend;
-  const { top, bottom, left, right } = info.padInfo;
-  const same = [top, bottom, left, right].every((p) => p === 1);
-  if (same && allOnes([info.strideHeight, info.strideWidth]) && winogradFits(x.shape, filterShape)) {
+  if (
+    paddedByOne(info) &&
+    allOnes([info.strideHeight, info.strideWidth]) &&
+    winogradFits(x.shape, filterShape)
+  ) {
     return winogradFilterGradient(b, x, dy, filterShape[3]);
   }
   const simd = simdFilterGradient(x, dy, info, b);
@@ -218,11 +224,11 @@ function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
     );
     if (dataFormat !== 'NHWC' || info.strideHeight !== 1 || info.strideWidth !== 1) return original(args);
     const b = backend as WasmHeapBackend;
-    const { top, bottom, left, right } = info.padInfo;
     // A 3×3 'same' convolution stays one after the rotation: Winograd's, where its shapes suit it.
     const [kh, kw, ci, co] = filter.shape as Shape4;
-    const same = [top, bottom, left, right].every((p) => p === 1);
-    if (same && winogradFits(dy.shape, [kh, kw, co, ci])) return winogradInputGradient(b, dy, filter);
+    if (paddedByOne(info) && winogradFits(dy.shape, [kh, kw, co, ci]))
+      return winogradInputGradient(b, dy, filter);
+    const { top, bottom, left, right } = info.padInfo;
     return scoped(b, (keep) => {
       const rotated = keep(run('Reverse', { x: filter }, b, { dims: [0, 1] }));
       const swapped = keep(run('Transpose', { x: rotated }, b, { perm: [0, 1, 3, 2] }));

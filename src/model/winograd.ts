@@ -2,8 +2,9 @@
  * 3×3 convolutions by Winograd's F(2×2, 3×3) on the wasm backend: each 2×2 block of outputs from a 4×4
  * input window with 16 multiplies per channel pair instead of 36 (docs/training-speed.md). The inference
  * graph transforms each filter once (`winogradFilter`) and runs the `BirdgateWinogradConv` kernel; training
- * kernels call `winogradOnHeap` and `winogradInputGradient`, which transform the filter on each call. Either way the three WebAssembly
- * SIMD steps of simd-kernels.wat run over chunks of tiles small enough to stay in cache.
+ * kernels call `winogradOnHeap` and `winogradInputGradient`, which transform the filter on each call.
+ * Either way the three WebAssembly SIMD steps of simd-kernels.wat run over chunks of tiles small enough to
+ * stay in cache.
  */
 import * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
