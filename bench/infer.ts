@@ -10,6 +10,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { normalizeAll } from '../src/data/batches.ts';
 import { loadCifar } from '../src/data/cifar.ts';
 import { selectBackend, type BackendChoice } from '../src/model/backend.ts';
+import { loadableBackends } from './backends.ts';
 import { resolveModelDir } from '../src/model/locate.ts';
 import { loadModel } from '../src/model/model-files.ts';
 import { inferenceGraph } from '../src/model/inference-graph.ts';
@@ -76,13 +77,7 @@ if (!isMainThread) {
 }
 
 async function main() {
-  for (const backend of values.backends.split(',') as BackendChoice[]) {
-    try {
-      await selectBackend(backend);
-    } catch {
-      console.error(`# backend ${backend} does not load here; skipped`);
-      continue;
-    }
+  for await (const backend of loadableBackends(values.backends)) {
     const { model, metadata } = await loadModel(resolveModelDir(values.model));
     // As the classifier runs it: the folded inference graph; `layers` is tfjs-layers' model.predict.
     const graph = inferenceGraph(model);

@@ -8,7 +8,7 @@
 import { parseArgs } from 'node:util';
 import { loadCifar } from '../src/data/cifar.ts';
 import { buildModel, type Architecture } from '../src/model/architectures.ts';
-import { selectBackend, type BackendChoice } from '../src/model/backend.ts';
+import { loadableBackends } from './backends.ts';
 import { workersFor } from '../src/train/steps.ts';
 import { train } from '../src/train/trainer.ts';
 
@@ -30,13 +30,7 @@ const validation = {
   labels: trainSet.labels.subarray(0, 64),
 };
 
-for (const backend of values.backends.split(',') as BackendChoice[]) {
-  try {
-    await selectBackend(backend);
-  } catch {
-    console.error(`# backend ${backend} does not load here; skipped`);
-    continue;
-  }
+for await (const backend of loadableBackends(values.backends)) {
   for (const arch of values.archs.split(',') as Architecture[]) {
     // The cpu backend is ~100× slower: a few batches measure it just as well.
     const epoch = Math.floor(trainSet.count / BATCH);
