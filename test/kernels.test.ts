@@ -39,6 +39,12 @@ function assertClose(a: Float32Array[], b: Float32Array[], tolerance = 1e-4) {
   });
 }
 
+/**
+ * Winograd F(4×4, 3×3)'s transforms (entries up to 8, and 1/24) round more than a direct sum does: against
+ * cpu its results differ by up to ~1.2e-4 of (1 + |x|) on these normally distributed inputs.
+ */
+const WINOGRAD_TOLERANCE = 3e-4;
+
 const random = (shape: number[], seed: number) =>
   tf.randomNormal(shape, 0, 1, 'float32', seed).arraySync() as never;
 
@@ -65,8 +71,9 @@ for (const [stride, pad] of [
 for (const [name, x, w, pad] of [
   ['3×3 same, 3 → 16 channels', [3, 7, 9, 3], [3, 3, 3, 16], 'same'],
   ['3×3 valid, 4 → 8', [2, 6, 5, 4], [3, 3, 4, 8], 'valid'],
-  ['3×3 same, 8 → 16 (Winograd, a partial chunk of tiles)', [3, 6, 10, 8], [3, 3, 8, 16], 'same'],
-  ['3×3 same, 8 → 8 (Winograd, two chunks of tiles)', [5, 8, 8, 8], [3, 3, 8, 8], 'same'],
+  ['3×3 same, 8 → 16 (Winograd, a partial chunk of tiles)', [3, 8, 12, 8], [3, 3, 8, 16], 'same'],
+  ['3×3 same, 8 → 8 (Winograd, two chunks of tiles)', [9, 8, 8, 8], [3, 3, 8, 8], 'same'],
+  ['3×3 same, 8 → 8, sides not multiples of 4 (no Winograd)', [2, 6, 10, 8], [3, 3, 8, 8], 'same'],
   ['5×5 same, 6 → 24', [2, 8, 7, 6], [5, 5, 6, 24], 'same'],
   ['2×2 same (uneven padding), 5 → 8', [2, 5, 6, 5], [2, 2, 5, 8], 'same'],
   ['1×1, 16 → 8, width 1', [3, 4, 1, 16], [1, 1, 16, 8], 'valid'],
@@ -96,7 +103,7 @@ for (const [name, x, w, pad] of [
         ]);
       },
     );
-    assertClose(cpu, wasm);
+    assertClose(cpu, wasm, WINOGRAD_TOLERANCE);
   });
 }
 
@@ -121,12 +128,12 @@ test('fused conv2d + relu gradients (what the layers use) on wasm match cpu', as
 });
 
 for (const [n, h, w, ci, co, relu, pool] of [
-  [1, 2, 2, 4, 8, false, false], // one tile
-  [3, 6, 10, 4, 16, true, false], // 45 tiles: a chunk whose rows end mid-block of four
+  [1, 4, 4, 4, 8, false, false], // one tile
+  [3, 8, 12, 4, 16, true, false], // 18 tiles of 4×4: a chunk whose rows end mid-block of four
   [2, 8, 8, 16, 8, true, true], // then a 2×2 max pool
-  [33, 4, 4, 32, 64, false, true], // 132 tiles: two full chunks and a partial one
-  [2, 5, 7, 8, 8, true, false], // odd sides: tf.fused.conv2d instead
-  [2, 5, 7, 8, 8, true, true],
+  [17, 8, 8, 32, 64, false, true], // 68 tiles: two full chunks and a partial one
+  [2, 5, 7, 8, 8, true, false], // sides not multiples of 4: tf.fused.conv2d instead
+  [2, 6, 10, 8, 8, true, true],
 ] as const) {
   const what = `[${n},${h},${w},${ci}]→${co}${relu ? ', ReLU' : ''}${pool ? ', max pool' : ''}`;
   test(`Winograd 3×3 convolution (SIMD on wasm, for inference) matches cpu: ${what}`, async () => {
@@ -143,7 +150,7 @@ for (const [n, h, w, ci, co, relu, pool] of [
         return [winogradConv2d(input, winogradFilter(filter), filter, bias, { relu, pool })];
       },
     );
-    assertClose(cpu, wasm);
+    assertClose(cpu, wasm, WINOGRAD_TOLERANCE);
   });
 }
 

@@ -46,7 +46,7 @@ export interface SimdKernels {
   channelBinary(a: number, b: number, out: number, rows: number, c4: number, op: 0 | 1 | 2): void;
   /** out = (x − m)·k + d, m, k and d one row of 4·c4 floats each, broadcast down x's `rows` rows. */
   channelAffine(x: number, m: number, k: number, d: number, out: number, rows: number, c4: number): void;
-  /** Winograd F(2×2,3×3), step 1: the tiles' input windows transformed into 16 planes (see the .wat). */
+  /** Winograd F(4×4,3×3), step 1: the tiles' input windows transformed into 36 planes (see the .wat). */
   winogradInput(
     xp: number,
     v: number,
@@ -57,7 +57,7 @@ export interface SimdKernels {
     ci: number,
     plane: number,
   ): void;
-  /** Step 2: the 16 planes' matrix products with the transformed filter. */
+  /** Step 2: the planes' matrix products with the transformed filter. */
   winogradGemm(
     v: number,
     u: number,
@@ -68,8 +68,9 @@ export interface SimdKernels {
     vPlane: number,
     uPlane: number,
     mPlane: number,
+    planes: number,
   ): void;
-  /** Step 3: each tile's 2×2 outputs, plus bias, then ReLU when `relu` is 1; only their maximum if `pool`. */
+  /** Step 3: each tile's 4×4 outputs, plus bias, then ReLU when `relu` is 1; 2×2 blocks' maxima if `pool`. */
   winogradOutput(
     m: number,
     out: number,
@@ -83,7 +84,7 @@ export interface SimdKernels {
     relu: 0 | 1,
     pool: 0 | 1,
   ): void;
-  /** The filter gradient's transform of the output gradient: each tile's 2×2 block into 16 planes. */
+  /** The filter gradient's transform of the output gradient: each tile's 4×4 block into 36 planes. */
   winogradOutputGrad(
     dy: number,
     dm: number,
@@ -94,7 +95,7 @@ export interface SimdKernels {
     co: number,
     plane: number,
   ): void;
-  /** dU[e] += V[e]ᵀ·dM[e] over `count` tiles, for the 16 planes. */
+  /** dU[e] += V[e]ᵀ·dM[e] over `count` tiles, for each of the planes. */
   winogradFilterGemm(
     v: number,
     dm: number,
@@ -104,6 +105,7 @@ export interface SimdKernels {
     co: number,
     vPlane: number,
     mPlane: number,
+    planes: number,
   ): void;
   /** One Adam step over `n4` groups of 4 weights; `m` and `v` are updated in place (see the .wat). */
   adam(w: number, g: number, m: number, v: number, n4: number, lr: number, c1: number, c2: number): void;

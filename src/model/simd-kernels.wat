@@ -404,22 +404,27 @@
         (local.set $n4 (i32.sub (local.get $n4) (i32.const 1)))
         (br $next))))
 
-  ;; Winograd F(2×2, 3×3) (docs/training-speed.md): a 3×3 convolution as 16 matrix products, one per
-  ;; entry of a 4×4 tile, with 2.25× fewer multiplies. Three steps: winogradInput (tiles → V), winogradGemm
-  ;; (V·U → M, U the transformed filter) and winogradOutput (M → 2×2 outputs per tile, bias, ReLU).
+  ;; Winograd F(4×4, 3×3) (docs/training-speed.md): a 3×3 convolution as 36 matrix products, one per
+  ;; entry of a 6×6 tile, with 4× fewer multiplies than direct convolution. Three steps: winogradInput
+  ;; (tiles → V), winogradGemm (V·U → M, U the transformed filter) and winogradOutput (M → 4×4 outputs per
+  ;; tile, bias, ReLU). Each 6×6 transform is one 1-D transform of six values, run over the tile's six rows
+  ;; (into the planes) and then over the six columns of the planes (in place), by the same loop body.
 
-  ;; V[e][k][c] = (Bᵀ d B)[e] for tiles t0 … t0+count−1 (k = t − t0), d the tile's 4×4 window of the
-  ;; input padded by one pixel on every side (xp: [n, 2·th+2, 2·tw+2, ci], ci a multiple of 4), four
-  ;; channels at a time; Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1]. Planes e are `plane` bytes apart.
+  ;; V[e][k][c] = (Bᵀ d B)[e] for tiles t0 … t0+count−1 (k = t − t0), d the tile's 6×6 window of the
+  ;; input padded by one pixel on every side (xp: [n, 4·th+2, 4·tw+2, ci], ci a multiple of 4), four
+  ;; channels at a time; entry e = 6·i + j in plane e, planes `plane` bytes apart. Bᵀ's rows:
+  ;; [4 0 −5 0 1 0], [0 −4 −4 1 1 0], [0 4 −4 −1 1 0], [0 −2 −1 2 1 0], [0 2 −1 −2 1 0], [0 4 0 −5 0 1].
   (func (export "winogradInput")
     (param $xp i32) (param $v i32) (param $t0 i32) (param $count i32) (param $th i32) (param $tw i32)
     (param $ci i32) (param $plane i32)
     (local $k i32) (local $tx i32) (local $ty i32) (local $img i32) (local $rem i32) (local $pixel i32) (local $row i32)
-    (local $base i32) (local $dst i32) (local $g i32) (local $p i32) (local $q i32)
-    (local $d00 v128) (local $d01 v128) (local $d02 v128) (local $d03 v128) (local $d10 v128) (local $d11 v128) (local $d12 v128) (local $d13 v128) (local $d20 v128) (local $d21 v128) (local $d22 v128) (local $d23 v128) (local $d30 v128) (local $d31 v128) (local $d32 v128) (local $d33 v128)
-    (local $r00 v128) (local $r01 v128) (local $r02 v128) (local $r03 v128) (local $r10 v128) (local $r11 v128) (local $r12 v128) (local $r13 v128) (local $r20 v128) (local $r21 v128) (local $r22 v128) (local $r23 v128) (local $r30 v128) (local $r31 v128) (local $r32 v128) (local $r33 v128)
+    (local $base i32) (local $dst i32) (local $g i32) (local $l i32) (local $p i32) (local $from i32) (local $to i32)
+    (local $inStep i32) (local $outStep i32) (local $four v128)
+    (local $d0 v128) (local $d1 v128) (local $d2 v128) (local $d3 v128) (local $d4 v128) (local $d5 v128)
+    (local $s v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local.set $four (f32x4.splat (f32.const 4)))
     (local.set $pixel (i32.shl (local.get $ci) (i32.const 2)))
-    (local.set $row (i32.mul (local.get $pixel) (i32.add (i32.shl (local.get $tw) (i32.const 1)) (i32.const 2))))
+    (local.set $row (i32.mul (local.get $pixel) (i32.add (i32.shl (local.get $tw) (i32.const 2)) (i32.const 2))))
     ;; tile t0's image and position; later tiles step through them without dividing
     (local.set $img (i32.div_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
     (local.set $rem (i32.rem_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
@@ -429,72 +434,62 @@
     (block $tilesDone
       (loop $tiles
         (br_if $tilesDone (i32.ge_u (local.get $k) (local.get $count)))
-        ;; the window's top-left pixel: padded row 2·ty of image img, column 2·tx
+        ;; the window's top-left pixel: padded row 4·ty of image img, column 4·tx
         (local.set $base (i32.add (local.get $xp)
           (i32.add
             (i32.mul (local.get $row)
-              (i32.add (i32.mul (local.get $img) (i32.add (i32.shl (local.get $th) (i32.const 1)) (i32.const 2)))
-                (i32.shl (local.get $ty) (i32.const 1))))
-            (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 1))))))
+              (i32.add (i32.mul (local.get $img) (i32.add (i32.shl (local.get $th) (i32.const 2)) (i32.const 2)))
+                (i32.shl (local.get $ty) (i32.const 2))))
+            (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 2))))))
         (local.set $dst (i32.add (local.get $v) (i32.mul (local.get $k) (local.get $pixel))))
         (local.set $g (i32.const 0))
         (block $groupsDone
           (loop $groups
             (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
-            (local.set $p (i32.add (i32.add (local.get $base) (local.get $g)) (i32.mul (local.get $row) (i32.const 0))))
-            (local.set $d00 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d01 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d02 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d03 (v128.load (local.get $p)))
-            (local.set $r00 (f32x4.sub (local.get $d00) (local.get $d02)))
-            (local.set $r01 (f32x4.add (local.get $d01) (local.get $d02)))
-            (local.set $r02 (f32x4.sub (local.get $d02) (local.get $d01)))
-            (local.set $r03 (f32x4.sub (local.get $d01) (local.get $d03)))
-            (local.set $p (i32.add (i32.add (local.get $base) (local.get $g)) (i32.mul (local.get $row) (i32.const 1))))
-            (local.set $d10 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d11 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d12 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d13 (v128.load (local.get $p)))
-            (local.set $r10 (f32x4.sub (local.get $d10) (local.get $d12)))
-            (local.set $r11 (f32x4.add (local.get $d11) (local.get $d12)))
-            (local.set $r12 (f32x4.sub (local.get $d12) (local.get $d11)))
-            (local.set $r13 (f32x4.sub (local.get $d11) (local.get $d13)))
-            (local.set $p (i32.add (i32.add (local.get $base) (local.get $g)) (i32.mul (local.get $row) (i32.const 2))))
-            (local.set $d20 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d21 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d22 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d23 (v128.load (local.get $p)))
-            (local.set $r20 (f32x4.sub (local.get $d20) (local.get $d22)))
-            (local.set $r21 (f32x4.add (local.get $d21) (local.get $d22)))
-            (local.set $r22 (f32x4.sub (local.get $d22) (local.get $d21)))
-            (local.set $r23 (f32x4.sub (local.get $d21) (local.get $d23)))
-            (local.set $p (i32.add (i32.add (local.get $base) (local.get $g)) (i32.mul (local.get $row) (i32.const 3))))
-            (local.set $d30 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d31 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d32 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $pixel)))
-            (local.set $d33 (v128.load (local.get $p)))
-            (local.set $r30 (f32x4.sub (local.get $d30) (local.get $d32)))
-            (local.set $r31 (f32x4.add (local.get $d31) (local.get $d32)))
-            (local.set $r32 (f32x4.sub (local.get $d32) (local.get $d31)))
-            (local.set $r33 (f32x4.sub (local.get $d31) (local.get $d33)))
-            ;; rows: V = Bᵀ · r, entry e = 4·i + j stored in plane e
-            (local.set $q (i32.add (local.get $dst) (local.get $g)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r00) (local.get $r20))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r01) (local.get $r21))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r02) (local.get $r22))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r03) (local.get $r23))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.add (local.get $r10) (local.get $r20))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.add (local.get $r11) (local.get $r21))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.add (local.get $r12) (local.get $r22))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.add (local.get $r13) (local.get $r23))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r20) (local.get $r10))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r21) (local.get $r11))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r22) (local.get $r12))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r23) (local.get $r13))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r10) (local.get $r30))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r11) (local.get $r31))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r12) (local.get $r32))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r13) (local.get $r33)))
+            ;; lines 0–5: window row l (pixels `pixel` apart) → entries 6·l … 6·l+5; lines 6–11: column
+            ;; l − 6 of those entries (6 planes apart), transformed in place
+            (local.set $l (i32.const 0))
+            (block $linesDone
+              (loop $lines
+                (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 12)))
+                (if (i32.lt_u (local.get $l) (i32.const 6))
+                  (then
+                    (local.set $from (i32.add (i32.add (local.get $base) (local.get $g)) (i32.mul (local.get $l) (local.get $row))))
+                    (local.set $to (i32.add (i32.add (local.get $dst) (local.get $g)) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
+                    (local.set $inStep (local.get $pixel))
+                    (local.set $outStep (local.get $plane)))
+                  (else
+                    (local.set $from (i32.add (i32.add (local.get $dst) (local.get $g)) (i32.mul (i32.sub (local.get $l) (i32.const 6)) (local.get $plane))))
+                    (local.set $to (local.get $from))
+                    (local.set $inStep (i32.mul (local.get $plane) (i32.const 6)))
+                    (local.set $outStep (local.get $inStep))))
+                (local.set $p (local.get $from))
+                (local.set $d0 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+                (local.set $d1 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+                (local.set $d2 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+                (local.set $d3 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+                (local.set $d4 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+                (local.set $d5 (v128.load (local.get $p)))
+                (local.set $s (f32x4.sub (local.get $d1) (local.get $d3)))
+                (local.set $t1 (f32x4.sub (local.get $d4) (f32x4.mul (local.get $four) (local.get $d2))))
+                (local.set $t2 (f32x4.sub (f32x4.mul (local.get $four) (local.get $d1)) (local.get $d3)))
+                (local.set $t3 (f32x4.sub (local.get $d4) (local.get $d2)))
+                (local.set $p (local.get $to))
+                (v128.store (local.get $p) (f32x4.add (f32x4.mul (local.get $four) (f32x4.sub (local.get $d0) (local.get $d2))) (local.get $t3)))
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (f32x4.sub (local.get $t1) (local.get $t2)))
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (f32x4.add (local.get $t1) (local.get $t2)))
+                (local.set $s (f32x4.add (local.get $s) (local.get $s)))
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (f32x4.sub (local.get $t3) (local.get $s)))
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (f32x4.add (local.get $t3) (local.get $s)))
+                ;; 4·(d1 − d3) + d5 − d3: s is 2·(d1 − d3) by now
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (f32x4.add (f32x4.add (local.get $s) (local.get $s)) (f32x4.sub (local.get $d5) (local.get $d3))))
+                (local.set $l (i32.add (local.get $l) (i32.const 1)))
+                (br $lines)))
             (local.set $g (i32.add (local.get $g) (i32.const 16)))
             (br $groups)))
         (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
@@ -509,18 +504,18 @@
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $tiles))))
 
-  ;; M[e] = V[e] · U[e] for the 16 planes e: V[e] rows4 × ci, U[e] ci × co, M[e] rows4 × co (rows4 a
+  ;; M[e] = V[e] · U[e] for the `planes` planes e: V[e] rows4 × ci, U[e] ci × co, M[e] rows4 × co (rows4 a
   ;; multiple of 4, co of 8), each row-major and contiguous; 4 × 8 tiles of M in registers.
   (func (export "winogradGemm")
     (param $v i32) (param $u i32) (param $m i32) (param $rows4 i32) (param $ci i32) (param $co i32)
-    (param $vPlane i32) (param $uPlane i32) (param $mPlane i32)
+    (param $vPlane i32) (param $uPlane i32) (param $mPlane i32) (param $planes i32)
     (local $e i32) (local $r i32) (local $cb i32) (local $aRow i32) (local $bRow i32)
     (local.set $aRow (i32.shl (local.get $ci) (i32.const 2)))
     (local.set $bRow (i32.shl (local.get $co) (i32.const 2)))
     (local.set $e (i32.const 0))
     (block $planesDone
       (loop $planes
-        (br_if $planesDone (i32.ge_u (local.get $e) (i32.const 16)))
+        (br_if $planesDone (i32.ge_u (local.get $e) (local.get $planes)))
         (local.set $cb (i32.const 0))
         (block $colsDone
           (loop $cols
@@ -589,21 +584,26 @@
     (v128.store (local.get $c) (local.get $c30))
     (v128.store offset=16 (local.get $c) (local.get $c31)))
 
-  ;; out = Aᵀ M A + bias for tiles t0 … t0+count−1, Aᵀ = [1 1 1 0; 0 1 −1 −1]: each tile's 2×2 outputs
-  ;; of an NHWC output [n, 2·th, 2·tw, co], four channels at a time; then max(·, 0) when relu ≠ 0; with
-  ;; pool ≠ 0, only the maximum of the four, into [n, th, tw, co] (a 2×2, stride-2 max pool).
+  ;; out = Aᵀ M A + bias for tiles t0 … t0+count−1, Aᵀ's rows [1 1 1 1 1 0], [0 1 −1 2 −2 0],
+  ;; [0 1 1 4 4 0], [0 1 −1 8 −8 1]: each tile's 4×4 outputs of an NHWC output [n, 4·th, 4·tw, co], four
+  ;; channels at a time; then max(·, 0) when relu ≠ 0. With pool ≠ 0, each 2×2 block's maximum, into
+  ;; [n, 2·th, 2·tw, co] (a 2×2, stride-2 max pool). Rows first (in place, into each row's first four
+  ;; entries), then those four columns, by the same loop body.
   (func (export "winogradOutput")
     (param $m i32) (param $out i32) (param $bias i32) (param $t0 i32) (param $count i32) (param $th i32)
     (param $tw i32) (param $co i32) (param $plane i32) (param $relu i32) (param $pool i32)
-    (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
     (local $k i32) (local $tx i32) (local $ty i32) (local $img i32) (local $rem i32) (local $pixel i32) (local $row i32)
-    (local $o i32) (local $src i32) (local $g i32) (local $p i32) (local $floor v128) (local $b v128)
-    (local $m00 v128) (local $m01 v128) (local $m02 v128) (local $m03 v128) (local $m10 v128) (local $m11 v128) (local $m12 v128) (local $m13 v128) (local $m20 v128) (local $m21 v128) (local $m22 v128) (local $m23 v128) (local $m30 v128) (local $m31 v128) (local $m32 v128) (local $m33 v128)
-    (local $s00 v128) (local $s01 v128) (local $s02 v128) (local $s03 v128) (local $s10 v128) (local $s11 v128) (local $s12 v128) (local $s13 v128)
+    (local $o i32) (local $src i32) (local $g i32) (local $l i32) (local $p i32) (local $step i32) (local $side i32)
+    (local $floor v128) (local $b v128) (local $add v128) (local $max v128) (local $minusInf v128) (local $zero v128)
+    (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $m4 v128) (local $m5 v128)
+    (local $a v128) (local $d v128) (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
+    (local.set $minusInf (f32x4.splat (f32.const -inf)))
     ;; without ReLU the floor is −∞, which max leaves every value above
     (local.set $floor (f32x4.splat (select (f32.const 0) (f32.const -inf) (local.get $relu))))
     (local.set $pixel (i32.shl (local.get $co) (i32.const 2)))
-    (local.set $row (i32.mul (local.get $pixel) (i32.shl (local.get $tw) (i32.const 1))))
+    ;; a tile's side in output pixels is 1 << side: 4, or 2 pooled
+    (local.set $side (i32.sub (i32.const 2) (local.get $pool)))
+    (local.set $row (i32.mul (local.get $pixel) (i32.shl (local.get $tw) (local.get $side))))
     (local.set $img (i32.div_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
     (local.set $rem (i32.rem_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
     (local.set $ty (i32.div_u (local.get $rem) (local.get $tw)))
@@ -612,63 +612,88 @@
     (block $tilesDone
       (loop $tiles
         (br_if $tilesDone (i32.ge_u (local.get $k) (local.get $count)))
-        (local.set $o (if (result i32) (local.get $pool)
-          ;; pooled: the tile's one output pixel, at (ty, tx) of an [n, th, tw, co] output
-          (then (i32.add (local.get $out) (i32.mul (local.get $pixel)
-            (i32.add (i32.mul (i32.add (i32.mul (local.get $img) (local.get $th)) (local.get $ty)) (local.get $tw))
-              (local.get $tx)))))
-          (else (i32.add (local.get $out)
-              (i32.add
-                (i32.mul (local.get $row)
-                  (i32.add (i32.mul (local.get $img) (i32.shl (local.get $th) (i32.const 1)))
-                    (i32.shl (local.get $ty) (i32.const 1))))
-                (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 1))))))))
+        ;; the tile's top-left output pixel: (4·ty, 4·tx), or (2·ty, 2·tx) pooled
+        (local.set $o (i32.add (local.get $out)
+          (i32.add
+            (i32.mul (local.get $row) (i32.add (i32.mul (local.get $img) (i32.shl (local.get $th) (local.get $side)))
+              (i32.shl (local.get $ty) (local.get $side))))
+            (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (local.get $side))))))
         (local.set $src (i32.add (local.get $m) (i32.mul (local.get $k) (local.get $pixel))))
         (local.set $g (i32.const 0))
         (block $groupsDone
           (loop $groups
             (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
-            (local.set $p (i32.add (local.get $src) (local.get $g)))
-            (local.set $m00 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m01 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m02 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m03 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m10 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m11 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m12 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m13 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m20 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m21 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m22 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m23 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m30 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m31 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m32 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $plane)))
-            (local.set $m33 (v128.load (local.get $p)))
-            ;; s = Aᵀ M (rows), then out = s A (columns)
-            (local.set $s00 (f32x4.add (f32x4.add (local.get $m00) (local.get $m10)) (local.get $m20)))
-            (local.set $s10 (f32x4.sub (f32x4.sub (local.get $m10) (local.get $m20)) (local.get $m30)))
-            (local.set $s01 (f32x4.add (f32x4.add (local.get $m01) (local.get $m11)) (local.get $m21)))
-            (local.set $s11 (f32x4.sub (f32x4.sub (local.get $m11) (local.get $m21)) (local.get $m31)))
-            (local.set $s02 (f32x4.add (f32x4.add (local.get $m02) (local.get $m12)) (local.get $m22)))
-            (local.set $s12 (f32x4.sub (f32x4.sub (local.get $m12) (local.get $m22)) (local.get $m32)))
-            (local.set $s03 (f32x4.add (f32x4.add (local.get $m03) (local.get $m13)) (local.get $m23)))
-            (local.set $s13 (f32x4.sub (f32x4.sub (local.get $m13) (local.get $m23)) (local.get $m33)))
-            (local.set $b (v128.load (i32.add (local.get $bias) (local.get $g))))
-            (local.set $p (i32.add (local.get $o) (local.get $g)))
-            (local.set $y0 (f32x4.max (f32x4.add (f32x4.add (f32x4.add (local.get $s00) (local.get $s01)) (local.get $s02)) (local.get $b)) (local.get $floor)))
-            (local.set $y1 (f32x4.max (f32x4.add (f32x4.sub (f32x4.sub (local.get $s01) (local.get $s02)) (local.get $s03)) (local.get $b)) (local.get $floor)))
-            (local.set $y2 (f32x4.max (f32x4.add (f32x4.add (f32x4.add (local.get $s10) (local.get $s11)) (local.get $s12)) (local.get $b)) (local.get $floor)))
-            (local.set $y3 (f32x4.max (f32x4.add (f32x4.sub (f32x4.sub (local.get $s11) (local.get $s12)) (local.get $s13)) (local.get $b)) (local.get $floor)))
-            (if (local.get $pool)
-              ;; a 2×2 max pool is one tile's four outputs: store only their maximum
-              (then (v128.store (local.get $p)
-                (f32x4.max (f32x4.max (local.get $y0) (local.get $y1)) (f32x4.max (local.get $y2) (local.get $y3)))))
-              (else
-                (v128.store (local.get $p) (local.get $y0))
-                (v128.store (i32.add (local.get $p) (local.get $pixel)) (local.get $y1))
-                (v128.store (i32.add (local.get $p) (local.get $row)) (local.get $y2))
-                (v128.store (i32.add (i32.add (local.get $p) (local.get $row)) (local.get $pixel)) (local.get $y3))))
+            ;; lines 0–5: row l of M (planes 6·l …), 6 → 4 in place; lines 6–9: column l − 6 (6 planes
+            ;; apart), 6 → 4 outputs, plus bias, floored
+            (local.set $l (i32.const 0))
+            (block $linesDone
+              (loop $lines
+                (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 10)))
+                (if (i32.lt_u (local.get $l) (i32.const 6))
+                  (then
+                    (local.set $p (i32.add (i32.add (local.get $src) (local.get $g)) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
+                    (local.set $step (local.get $plane))
+                    (local.set $add (local.get $zero))
+                    (local.set $max (local.get $minusInf)))
+                  (else
+                    (local.set $p (i32.add (i32.add (local.get $src) (local.get $g)) (i32.mul (i32.sub (local.get $l) (i32.const 6)) (local.get $plane))))
+                    (local.set $step (i32.mul (local.get $plane) (i32.const 6)))
+                    (local.set $add (v128.load (i32.add (local.get $bias) (local.get $g))))
+                    (local.set $max (local.get $floor))))
+                (local.set $m0 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $step)))
+                (local.set $m1 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $step)))
+                (local.set $m2 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $step)))
+                (local.set $m3 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $step)))
+                (local.set $m4 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $step)))
+                (local.set $m5 (v128.load (local.get $p)))
+                (local.set $a (f32x4.add (local.get $m1) (local.get $m2)))
+                (local.set $b (f32x4.sub (local.get $m1) (local.get $m2)))
+                (local.set $m1 (f32x4.add (local.get $m3) (local.get $m4)))
+                (local.set $d (f32x4.sub (local.get $m3) (local.get $m4)))
+                (local.set $d (f32x4.add (local.get $d) (local.get $d)))
+                ;; a = m1 + m2, b = m1 − m2, m1 now m3 + m4, d = 2·(m3 − m4)
+                (local.set $y0 (f32x4.max (f32x4.add (f32x4.add (f32x4.add (local.get $m0) (local.get $a)) (local.get $m1)) (local.get $add)) (local.get $max)))
+                (local.set $y1 (f32x4.max (f32x4.add (f32x4.add (local.get $b) (local.get $d)) (local.get $add)) (local.get $max)))
+                (local.set $m1 (f32x4.add (local.get $m1) (local.get $m1)))
+                (local.set $y2 (f32x4.max (f32x4.add (f32x4.add (local.get $a) (f32x4.add (local.get $m1) (local.get $m1))) (local.get $add)) (local.get $max)))
+                (local.set $d (f32x4.add (local.get $d) (local.get $d)))
+                (local.set $y3 (f32x4.max (f32x4.add (f32x4.add (f32x4.add (local.get $b) (f32x4.add (local.get $d) (local.get $d))) (local.get $m5)) (local.get $add)) (local.get $max)))
+                (if (i32.lt_u (local.get $l) (i32.const 6))
+                  (then
+                    (local.set $p (i32.add (i32.add (local.get $src) (local.get $g)) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
+                    (v128.store (local.get $p) (local.get $y0))
+                    (local.set $p (i32.add (local.get $p) (local.get $plane)))
+                    (v128.store (local.get $p) (local.get $y1))
+                    (local.set $p (i32.add (local.get $p) (local.get $plane)))
+                    (v128.store (local.get $p) (local.get $y2))
+                    (local.set $p (i32.add (local.get $p) (local.get $plane)))
+                    (v128.store (local.get $p) (local.get $y3)))
+                  (else (if (local.get $pool)
+                    ;; column j = l − 6 of the tile: its pooled pair (rows 0–1, 2–3) goes to pooled column
+                    ;; j/2; the odd column takes the maximum with what the even one stored
+                    (then
+                      (local.set $p (i32.add (i32.add (local.get $o) (local.get $g))
+                        (i32.mul (i32.shr_u (i32.sub (local.get $l) (i32.const 6)) (i32.const 1)) (local.get $pixel))))
+                      (local.set $y0 (f32x4.max (local.get $y0) (local.get $y1)))
+                      (local.set $y2 (f32x4.max (local.get $y2) (local.get $y3)))
+                      (if (i32.and (local.get $l) (i32.const 1))
+                        (then
+                          (local.set $y0 (f32x4.max (local.get $y0) (v128.load (local.get $p))))
+                          (local.set $y2 (f32x4.max (local.get $y2) (v128.load (i32.add (local.get $p) (local.get $row)))))))
+                      (v128.store (local.get $p) (local.get $y0))
+                      (v128.store (i32.add (local.get $p) (local.get $row)) (local.get $y2)))
+                    (else
+                      (local.set $p (i32.add (i32.add (local.get $o) (local.get $g))
+                        (i32.mul (i32.sub (local.get $l) (i32.const 6)) (local.get $pixel))))
+                      (v128.store (local.get $p) (local.get $y0))
+                      (local.set $p (i32.add (local.get $p) (local.get $row)))
+                      (v128.store (local.get $p) (local.get $y1))
+                      (local.set $p (i32.add (local.get $p) (local.get $row)))
+                      (v128.store (local.get $p) (local.get $y2))
+                      (local.set $p (i32.add (local.get $p) (local.get $row)))
+                      (v128.store (local.get $p) (local.get $y3))))))
+                (local.set $l (i32.add (local.get $l) (i32.const 1)))
+                (br $lines)))
             (local.set $g (i32.add (local.get $g) (i32.const 16)))
             (br $groups)))
         (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
@@ -684,17 +709,20 @@
         (br $tiles))))
 
   ;; The filter gradient by the same transform: dU[e] = Σ_tiles V[e]ᵀ · dM[e], then dW = Gᵀ dU G (in JS).
-  ;; dM[e][k][c] = (A dY Aᵀ)[e] for tiles t0 … t0+count−1, dY the tile's 2×2 block of the output gradient
-  ;; dy [n, 2·th, 2·tw, co], A = [1 0; 1 1; 1 −1; 0 −1]; planes `plane` bytes apart, as winogradInput's.
+  ;; dM[e][k][c] = (A dY Aᵀ)[e] for tiles t0 … t0+count−1, dY the tile's 4×4 block of the output gradient
+  ;; dy [n, 4·th, 4·tw, co], A = Aᵀ of winogradOutput transposed; planes `plane` bytes apart, as
+  ;; winogradInput's. Rows first (four values → entries 6·l … 6·l+5), then the six columns in place.
   (func (export "winogradOutputGrad")
     (param $dy i32) (param $dm i32) (param $t0 i32) (param $count i32) (param $th i32) (param $tw i32)
     (param $co i32) (param $plane i32)
     (local $k i32) (local $tx i32) (local $ty i32) (local $img i32) (local $rem i32) (local $pixel i32)
-    (local $row i32) (local $base i32) (local $dst i32) (local $g i32) (local $p i32) (local $q i32)
-    (local $a v128) (local $b v128) (local $c v128) (local $d v128)
-    (local $r00 v128) (local $r01 v128) (local $r10 v128) (local $r11 v128) (local $r20 v128) (local $r21 v128) (local $r30 v128) (local $r31 v128)
+    (local $row i32) (local $base i32) (local $dst i32) (local $g i32) (local $l i32) (local $p i32)
+    (local $to i32) (local $inStep i32) (local $outStep i32)
+    (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128) (local $a v128) (local $b v128)
+    (local $four v128)
+    (local.set $four (f32x4.splat (f32.const 4)))
     (local.set $pixel (i32.shl (local.get $co) (i32.const 2)))
-    (local.set $row (i32.mul (local.get $pixel) (i32.shl (local.get $tw) (i32.const 1))))
+    (local.set $row (i32.mul (local.get $pixel) (i32.shl (local.get $tw) (i32.const 2))))
     (local.set $img (i32.div_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
     (local.set $rem (i32.rem_u (local.get $t0) (i32.mul (local.get $th) (local.get $tw))))
     (local.set $ty (i32.div_u (local.get $rem) (local.get $tw)))
@@ -703,49 +731,54 @@
     (block $tilesDone
       (loop $tiles
         (br_if $tilesDone (i32.ge_u (local.get $k) (local.get $count)))
-        (local.set $base (i32.add (local.get $dy)
-          (i32.add
-            (i32.mul (local.get $row)
-              (i32.add (i32.mul (local.get $img) (i32.shl (local.get $th) (i32.const 1)))
-                (i32.shl (local.get $ty) (i32.const 1))))
-            (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 1))))))
+        (local.set $base (i32.add (local.get $dy) (i32.add
+              (i32.mul (local.get $row) (i32.add (i32.mul (local.get $img) (i32.shl (local.get $th) (i32.const 2)))
+                (i32.shl (local.get $ty) (i32.const 2))))
+              (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 2))))))
         (local.set $dst (i32.add (local.get $dm) (i32.mul (local.get $k) (local.get $pixel))))
         (local.set $g (i32.const 0))
         (block $groupsDone
           (loop $groups
             (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
-            (local.set $p (i32.add (local.get $base) (local.get $g)))
-            (local.set $a (v128.load (local.get $p)))
-            (local.set $b (v128.load (i32.add (local.get $p) (local.get $pixel))))
-            (local.set $c (v128.load (i32.add (local.get $p) (local.get $row))))
-            (local.set $d (v128.load (i32.add (i32.add (local.get $p) (local.get $row)) (local.get $pixel))))
-            ;; rows: A·dY, dY = [a b; c d]
-            (local.set $r00 (local.get $a))
-            (local.set $r01 (local.get $b))
-            (local.set $r10 (f32x4.add (local.get $a) (local.get $c)))
-            (local.set $r11 (f32x4.add (local.get $b) (local.get $d)))
-            (local.set $r20 (f32x4.sub (local.get $a) (local.get $c)))
-            (local.set $r21 (f32x4.sub (local.get $b) (local.get $d)))
-            (local.set $r30 (f32x4.neg (local.get $c)))
-            (local.set $r31 (f32x4.neg (local.get $d)))
-            ;; columns: each row (x, y) through Aᵀ: (x, x + y, x − y, −y); entry e = 4·i + j in plane e
-            (local.set $q (i32.add (local.get $dst) (local.get $g)))
-            (v128.store (local.get $q) (local.get $r00)) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.add (local.get $r00) (local.get $r01))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r00) (local.get $r01))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.neg (local.get $r01))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (local.get $r10)) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.add (local.get $r10) (local.get $r11))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r10) (local.get $r11))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.neg (local.get $r11))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (local.get $r20)) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.add (local.get $r20) (local.get $r21))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r20) (local.get $r21))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.neg (local.get $r21))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (local.get $r30)) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.add (local.get $r30) (local.get $r31))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.sub (local.get $r30) (local.get $r31))) (local.set $q (i32.add (local.get $q) (local.get $plane)))
-            (v128.store (local.get $q) (f32x4.neg (local.get $r31)))
+            (local.set $l (i32.const 0))
+            (block $linesDone
+              (loop $lines
+                (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 10)))
+                (if (i32.lt_u (local.get $l) (i32.const 4))
+                  (then
+                    (local.set $p (i32.add (i32.add (local.get $base) (local.get $g)) (i32.mul (local.get $l) (local.get $row))))
+                    (local.set $to (i32.add (i32.add (local.get $dst) (local.get $g)) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
+                    (local.set $inStep (local.get $pixel))
+                    (local.set $outStep (local.get $plane)))
+                  (else
+                    (local.set $p (i32.add (i32.add (local.get $dst) (local.get $g)) (i32.mul (i32.sub (local.get $l) (i32.const 4)) (local.get $plane))))
+                    (local.set $to (local.get $p))
+                    (local.set $inStep (i32.mul (local.get $plane) (i32.const 6)))
+                    (local.set $outStep (local.get $inStep))))
+                (local.set $y0 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+                (local.set $y1 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+                (local.set $y2 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+                (local.set $y3 (v128.load (local.get $p)))
+                ;; (y0, y0+y1+y2+y3, y0−y1+y2−y3, y0+2y1+4y2+8y3, y0−2y1+4y2−8y3, y3)
+                (local.set $p (local.get $to))
+                (v128.store (local.get $p) (local.get $y0))
+                (local.set $a (f32x4.add (local.get $y0) (local.get $y2)))
+                (local.set $b (f32x4.add (local.get $y1) (local.get $y3)))
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (f32x4.add (local.get $a) (local.get $b)))
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (f32x4.sub (local.get $a) (local.get $b)))
+                (local.set $a (f32x4.add (local.get $y0) (f32x4.mul (local.get $four) (local.get $y2))))
+                (local.set $b (f32x4.add (local.get $y1) (f32x4.mul (local.get $four) (local.get $y3))))
+                (local.set $b (f32x4.add (local.get $b) (local.get $b)))
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (f32x4.add (local.get $a) (local.get $b)))
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (f32x4.sub (local.get $a) (local.get $b)))
+                (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+                (v128.store (local.get $p) (local.get $y3))
+                (local.set $l (i32.add (local.get $l) (i32.const 1)))
+                (br $lines)))
             (local.set $g (i32.add (local.get $g) (i32.const 16)))
             (br $groups)))
         (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
@@ -760,18 +793,18 @@
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $tiles))))
 
-  ;; dU[e] += V[e]ᵀ · dM[e] for the 16 planes e, over `count` tiles: V[e] count × ci, dM[e] count × co
+  ;; dU[e] += V[e]ᵀ · dM[e] for the `planes` planes e, over `count` tiles: V[e] count × ci, dM[e] count × co
   ;; (rows of ci and co floats), dU[e] ci × co; the filter gradient's 4 × 8 register tiles (tile4x8).
   (func (export "winogradFilterGemm")
     (param $v i32) (param $dm i32) (param $du i32) (param $count i32) (param $ci i32) (param $co i32)
-    (param $vPlane i32) (param $mPlane i32)
+    (param $vPlane i32) (param $mPlane i32) (param $planes i32)
     (local $e i32) (local $r i32) (local $cb i32) (local $xPixel i32) (local $dyPixel i32)
     (local.set $xPixel (i32.shl (local.get $ci) (i32.const 2)))
     (local.set $dyPixel (i32.shl (local.get $co) (i32.const 2)))
     (local.set $e (i32.const 0))
     (block $planesDone
       (loop $planes
-        (br_if $planesDone (i32.ge_u (local.get $e) (i32.const 16)))
+        (br_if $planesDone (i32.ge_u (local.get $e) (local.get $planes)))
         (local.set $r (i32.const 0))
         (block $rowsDone
           (loop $rows

@@ -251,7 +251,7 @@ function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
 
 /**
  * Convolutions as tfjs-layers trains them (FusedConv2D: bias, ReLU or nothing after) by Winograd's
- * F(2×2, 3×3) where the shapes suit it (winograd.ts): 3×3, stride 1, 'same', channels in fours and eights.
+ * F(4×4, 3×3) where the shapes suit it (winograd.ts): 3×3, stride 1, 'same', channels in fours and eights.
  */
 function winogradFusedConv2D(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {

@@ -1,6 +1,6 @@
 /**
- * 3×3 convolutions by Winograd's F(2×2, 3×3) on the wasm backend: each 2×2 block of outputs from a 4×4
- * input window with 16 multiplies per channel pair instead of 36 (docs/training-speed.md). The inference
+ * 3×3 convolutions by Winograd's F(4×4, 3×3) on the wasm backend: each 4×4 block of outputs from a 6×6
+ * input window with 36 multiplies per channel pair instead of 144 (docs/training-speed.md). The inference
  * graph transforms each filter once (`winogradFilter`) and runs the `BirdgateWinogradConv` kernel; training
  * kernels call `winogradOnHeap` and `winogradInputGradient`, which transform the filter on each call.
  * Either way the three WebAssembly SIMD steps of simd-kernels.wat run over chunks of tiles small enough to
@@ -11,18 +11,20 @@ import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts
 
 export const WINOGRAD_CONV = 'BirdgateWinogradConv';
 
-/** Tiles per chunk: V and M of a chunk (16 planes × 64 tiles × 64 channels: 256 KB each at most) stay in L2. */
-const CHUNK = 64;
+/** Entries of a transformed tile (6 × 6): the planes of V, U and M. */
+const PLANES = 36;
+/** Tiles per chunk: V and M of a chunk (36 planes × 32 tiles × 64 channels: 288 KB each at most) stay in cache. */
+const CHUNK = 32;
 /**
- * Bytes between planes: one cache line more than their data, so that the 16 values a tile spreads over
+ * Bytes between planes: one cache line more than their data, so that the 36 values a tile spreads over
  * the planes do not all fall in the same cache set (4 KB apart, they would: −30 % time in the transforms).
  */
 const planeBytes = (channels: number) => CHUNK * channels * 4 + 64;
 
 /**
  * Whether Winograd applies: a 3×3 filter, stride and dilation 1, 'same' padding, input channels in fours
- * and output channels in eights (the SIMD steps' widths). The image's sides must also be even (checked per
- * call: see `winogradConv2d`). Not an RGB input: with three channels padded to four it ran slower than
+ * and output channels in eights (the SIMD steps' widths). The image's sides must also be multiples of 4
+ * (checked per call: see `winogradConv2d`). Not an RGB input: with three channels padded to four it ran slower than
  * XNNPACK's direct convolution (1.46 against 1.14 ms for the default cnn's first layer at batch 32).
  */
 export function winogradApplies(
@@ -45,47 +47,45 @@ export const allOnes = (v: unknown) =>
 const filterFits = ([kh, kw, ci, co]: readonly number[]) =>
   kh === 3 && kw === 3 && ci! % 4 === 0 && co! % 8 === 0;
 
-/** U = G·g·Gᵀ for every (ci, co), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]: a [16, ci, co] tensor, entry-major. */
+/** U = G·g·Gᵀ for every (ci, co), G as in `filterLine`: a [36, ci, co] tensor, entry-major. */
 export function winogradFilter(filter: tf.Tensor): tf.Tensor3D {
   const [, , ci, co] = filter.shape as [number, number, number, number];
-  const u = new Float32Array(16 * ci * co);
+  const u = new Float32Array(PLANES * ci * co);
   transformFilter(filter.dataSync() as Float32Array, u, ci * co);
-  return tf.tensor3d(u, [16, ci, co]);
+  return tf.tensor3d(u, [PLANES, ci, co]);
 }
 
 /**
- * g [3, 3, pairs] → u [16, pairs]: each column of g through G, then each row of the 4×3 result. Scalar
- * locals, not array destructuring: this runs twice per convolution and training step (forward, input
- * gradient) over up to 4,096 pairs.
+ * g [3, 3, pairs] → u [36, pairs]: each column of g through G, then each row of the 6×3 result. Scalar
+ * code, no arrays per pair: this runs twice per convolution and training step (forward, input gradient)
+ * over up to 4,096 pairs.
  */
 function transformFilter(g: Float32Array, u: Float32Array, pairs: number): void {
-  const t = new Float32Array(12); // G·g for one pair, 4 × 3
+  const t = new Float32Array(18); // G·g for one pair, 6 × 3
   for (let c = 0; c < pairs; c++) {
     for (let kx = 0; kx < 3; kx++) {
-      const a = g[kx * pairs + c]!;
-      const b = g[(3 + kx) * pairs + c]!;
-      const d = g[(6 + kx) * pairs + c]!;
-      t[kx] = a;
-      t[3 + kx] = (a + b + d) / 2;
-      t[6 + kx] = (a - b + d) / 2;
-      t[9 + kx] = d;
+      filterLine(g[kx * pairs + c]!, g[(3 + kx) * pairs + c]!, g[(6 + kx) * pairs + c]!, t, kx, 3);
     }
-    for (let i = 0; i < 4; i++) {
-      const a = t[3 * i]!;
-      const b = t[3 * i + 1]!;
-      const d = t[3 * i + 2]!;
-      const at = 4 * i * pairs + c;
-      u[at] = a;
-      u[at + pairs] = (a + b + d) / 2;
-      u[at + 2 * pairs] = (a - b + d) / 2;
-      u[at + 3 * pairs] = d;
-    }
+    for (let i = 0; i < 6; i++)
+      filterLine(t[3 * i]!, t[3 * i + 1]!, t[3 * i + 2]!, u, 6 * i * pairs + c, pairs);
   }
+}
+
+/** G·(a, b, d), G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1], into out[at + i·step]. */
+function filterLine(a: number, b: number, d: number, out: Float32Array, at: number, step: number): void {
+  const even = (a + d) / 6;
+  const odd = a / 24 + d / 6;
+  out[at] = a / 4;
+  out[at + step] = -even - b / 6;
+  out[at + 2 * step] = -even + b / 6;
+  out[at + 3 * step] = odd + b / 12;
+  out[at + 4 * step] = odd - b / 12;
+  out[at + 5 * step] = d;
 }
 
 export interface WinogradAttrs {
   relu: boolean;
-  /** Then a 2×2, stride-2 max pool: each tile's four outputs are one pooling window. */
+  /** Then a 2×2, stride-2 max pool: each 2×2 block of a tile's 4×4 outputs is one pooling window. */
   pool: boolean;
 }
 
@@ -125,12 +125,12 @@ function runWinograd(
   const [n, h, w, ci] = x.shape as [number, number, number, number];
   const co = u.shape[2]!;
   const kernels = simdKernels(b);
-  const [th, tw] = [h / 2, w / 2];
+  const [th, tw] = [h / 4, w / 4];
   const padded = padInput(b, x);
   const [vPlane, mPlane] = [planeBytes(ci), planeBytes(co)];
-  const v = b.makeOutput([4 * vPlane], 'float32'); // 16 planes of vPlane bytes
-  const m = b.makeOutput([4 * mPlane], 'float32');
-  const out = b.makeOutput(pool ? [n, th, tw, co] : [n, h, w, co], 'float32');
+  const v = b.makeOutput([(PLANES * vPlane) / 4], 'float32'); // 36 planes of vPlane bytes
+  const m = b.makeOutput([(PLANES * mPlane) / 4], 'float32');
+  const out = b.makeOutput(pool ? [n, h / 2, w / 2, co] : [n, h, w, co], 'float32');
   const tiles = n * th * tw;
   for (let t0 = 0; t0 < tiles; t0 += CHUNK) {
     const count = Math.min(CHUNK, tiles - t0);
@@ -145,6 +145,7 @@ function runWinograd(
       vPlane,
       ci * co * 4,
       mPlane,
+      PLANES,
     );
     kernels.winogradOutput(
       heapOffset(b, m),
@@ -211,7 +212,7 @@ function convolveOnHeap(
   bias: tf.TensorInfo | undefined,
   relu: boolean,
 ): tf.TensorInfo {
-  const u = b.makeOutput([16, ci, co], 'float32');
+  const u = b.makeOutput([PLANES, ci, co], 'float32');
   const zero = bias ? undefined : b.makeOutput([co], 'float32');
   transformFilter(filter(), b.typedArrayFromHeap(u), ci * co);
   if (zero) b.typedArrayFromHeap(zero).fill(0);
@@ -232,12 +233,12 @@ export function winogradFilterGradient(
 ): tf.TensorInfo {
   const [n, h, w, ci] = x.shape as [number, number, number, number];
   const kernels = simdKernels(b);
-  const [th, tw] = [h / 2, w / 2];
+  const [th, tw] = [h / 4, w / 4];
   const padded = padInput(b, x);
   const [vPlane, mPlane] = [planeBytes(ci), planeBytes(co)];
-  const v = b.makeOutput([4 * vPlane], 'float32');
-  const dm = b.makeOutput([4 * mPlane], 'float32');
-  const du = b.makeOutput([16, ci, co], 'float32');
+  const v = b.makeOutput([(PLANES * vPlane) / 4], 'float32');
+  const dm = b.makeOutput([(PLANES * mPlane) / 4], 'float32');
+  const du = b.makeOutput([PLANES, ci, co], 'float32');
   b.typedArrayFromHeap(du).fill(0);
   const tiles = n * th * tw;
   for (let t0 = 0; t0 < tiles; t0 += CHUNK) {
@@ -253,6 +254,7 @@ export function winogradFilterGradient(
       co,
       vPlane,
       mPlane,
+      PLANES,
     );
   }
   const dw = b.makeOutput([3, 3, ci, co], 'float32');
@@ -261,40 +263,44 @@ export function winogradFilterGradient(
   return dw;
 }
 
-/** du [16, pairs] → dw [3, 3, pairs] = Gᵀ·du·G per pair: the adjoint of transformFilter (scalars, as there). */
+/** du [36, pairs] → dw [3, 3, pairs] = Gᵀ·du·G per pair: the adjoint of transformFilter (scalars, as there). */
 function untransformFilter(du: Float32Array, dw: Float32Array, pairs: number): void {
-  const t = new Float32Array(12); // Gᵀ·du for one pair, 3 × 4
+  const t = new Float32Array(18); // Gᵀ·du for one pair, 3 × 6
   for (let c = 0; c < pairs; c++) {
-    for (let j = 0; j < 4; j++) {
-      const x0 = du[j * pairs + c]!;
-      const x1 = du[(4 + j) * pairs + c]!;
-      const x2 = du[(8 + j) * pairs + c]!;
-      const x3 = du[(12 + j) * pairs + c]!;
-      t[j] = x0 + (x1 + x2) / 2;
-      t[4 + j] = (x1 - x2) / 2;
-      t[8 + j] = (x1 + x2) / 2 + x3;
-    }
-    for (let k = 0; k < 3; k++) {
-      const x0 = t[4 * k]!;
-      const x1 = t[4 * k + 1]!;
-      const x2 = t[4 * k + 2]!;
-      const x3 = t[4 * k + 3]!;
-      dw[3 * k * pairs + c] = x0 + (x1 + x2) / 2;
-      dw[(3 * k + 1) * pairs + c] = (x1 - x2) / 2;
-      dw[(3 * k + 2) * pairs + c] = (x1 + x2) / 2 + x3;
-    }
+    for (let j = 0; j < 6; j++) adjointLine(du, j * pairs + c, 6 * pairs, t, j, 6);
+    for (let k = 0; k < 3; k++) adjointLine(t, 6 * k, 1, dw, 3 * k * pairs + c, pairs);
   }
+}
+
+/** Gᵀ·(x0 … x5), x from src[at + i·step], into out[to + k·outStep] (G as in filterLine). */
+function adjointLine(
+  src: Float32Array,
+  at: number,
+  step: number,
+  out: Float32Array,
+  to: number,
+  outStep: number,
+) {
+  const x1 = src[at + step]!;
+  const x2 = src[at + 2 * step]!;
+  const x3 = src[at + 3 * step]!;
+  const x4 = src[at + 4 * step]!;
+  const sum = (x1 + x2) / 6;
+  const outer = (x3 + x4) / 24;
+  out[to] = src[at]! / 4 - sum + outer;
+  out[to + outStep] = (x2 - x1) / 6 + (x3 - x4) / 12;
+  out[to + 2 * outStep] = 4 * outer - sum + src[at + 5 * step]!;
 }
 
 /** NHWC x and a [3, 3, ci, co] filter whose sides, channels and image suit the SIMD steps. */
 export function winogradFits(xShape: readonly number[], filterShape: readonly number[]): boolean {
   const [, h, w, ci] = xShape as [number, number, number, number];
-  return filterFits(filterShape) && filterShape[2] === ci && h % 2 === 0 && w % 2 === 0;
+  return filterFits(filterShape) && filterShape[2] === ci && h % 4 === 0 && w % 4 === 0;
 }
 
 /**
  * conv2d(x, filter) + bias, then ReLU and a 2×2 max pool if asked ('same' padding, stride 1); falls back to
- * tf.fused.conv2d for odd sides.
+ * tf.fused.conv2d for sides that are not multiples of 4.
  */
 export function winogradConv2d(
   x: tf.Tensor4D,
@@ -303,7 +309,7 @@ export function winogradConv2d(
   bias: tf.Tensor1D,
   { relu, pool }: WinogradAttrs,
 ): tf.Tensor4D {
-  if (x.shape[1] % 2 || x.shape[2] % 2) {
+  if (x.shape[1] % 4 || x.shape[2] % 4) {
     const y = tf.fused.conv2d({
       x,
       filter,
