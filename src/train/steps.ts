@@ -10,6 +10,7 @@ import { logitsOf } from '../model/architectures.ts';
 import { predictBirdNow } from '../model/predict.ts';
 import { withUnreadInputGradient, type ConvolutionShapes } from '../model/wasm-kernels.ts';
 import { spawnTsWorker } from '../threads/spawn.ts';
+import { crossEntropy } from './loss.ts';
 import type { OptimizerName } from './optimizers.ts';
 import { applyToVariables, makeOptimizer } from './optimizers.ts';
 
@@ -25,16 +26,6 @@ export interface StepRunner {
   /** Copies the replicas' weights (BatchNorm statistics included) into the model. */
   syncTo(model: tf.LayersModel): Promise<void>;
   dispose(): Promise<void>;
-}
-
-/** Counts rows of [airplane, bird] logits whose larger entry is the label (wasm's ArgMax is broken). */
-function countCorrect(logits: ArrayLike<number>, labels: Uint8Array): number {
-  let correct = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const predicted = logits[2 * i + 1]! > logits[2 * i]! ? 1 : 0;
-    if (predicted === labels[i]) correct++;
-  }
-  return correct;
 }
 
 /** The model's first layer if it is a convolution: its input is the batch itself. */
@@ -56,16 +47,15 @@ export function computeGradients(
 ): StepResult & { grads: tf.NamedTensorMap } {
   let hits = 0;
   const x = tf.tensor4d(batch.x, [batch.size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS]);
-  const labels = tf.oneHot(tf.tensor1d(batch.labels, 'int32'), 2);
   const { value, grads } = withUnreadInputGradient(firstConvolution(logits, batch.size), () =>
     tf.variableGrads(() => {
-      const out = logits.apply(x, { training: true }) as tf.Tensor;
-      hits = countCorrect(out.dataSync(), batch.labels);
-      return tf.losses.softmaxCrossEntropy(labels, out) as tf.Scalar;
+      const result = crossEntropy(logits.apply(x, { training: true }) as tf.Tensor2D, batch.labels);
+      hits = result.hits;
+      return result.loss;
     }),
   );
   const loss = value.dataSync()[0]!;
-  tf.dispose([x, labels, value]);
+  tf.dispose([x, value]);
   return { loss, hits, grads };
 }
 
