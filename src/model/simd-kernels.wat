@@ -442,28 +442,28 @@
                 (i32.shl (local.get $ty) (i32.const 2))))
             (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 2))))))
         (local.set $dst (i32.add (local.get $v) (i32.mul (local.get $k) (local.get $pixel))))
-        (local.set $g (i32.const 0))
-        (block $groupsDone
-          (loop $groups
-            (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
+        (local.set $l (i32.const 0))
+        (block $linesDone
+          (loop $lines
+            (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 12)))
             ;; lines 0–5: window row l (pixels `pixel` apart) → entries 6·l … 6·l+5; lines 6–11: column
             ;; l − 6 of those entries (6 planes apart), transformed in place
-            (local.set $l (i32.const 0))
-            (block $linesDone
-              (loop $lines
-                (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 12)))
-                (if (i32.lt_u (local.get $l) (i32.const 6))
-                  (then
-                    (local.set $from (i32.add (i32.add (local.get $base) (local.get $g)) (i32.mul (local.get $l) (local.get $row))))
-                    (local.set $to (i32.add (i32.add (local.get $dst) (local.get $g)) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
-                    (local.set $inStep (local.get $pixel))
-                    (local.set $outStep (local.get $plane)))
-                  (else
-                    (local.set $from (i32.add (i32.add (local.get $dst) (local.get $g)) (i32.mul (i32.sub (local.get $l) (i32.const 6)) (local.get $plane))))
-                    (local.set $to (local.get $from))
-                    (local.set $inStep (i32.mul (local.get $plane) (i32.const 6)))
-                    (local.set $outStep (local.get $inStep))))
-                (local.set $p (local.get $from))
+            (if (i32.lt_u (local.get $l) (i32.const 6))
+              (then
+                (local.set $from (i32.add (local.get $base) (i32.mul (local.get $l) (local.get $row))))
+                (local.set $to (i32.add (local.get $dst) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
+                (local.set $inStep (local.get $pixel))
+                (local.set $outStep (local.get $plane)))
+              (else
+                (local.set $from (i32.add (local.get $dst) (i32.mul (i32.sub (local.get $l) (i32.const 6)) (local.get $plane))))
+                (local.set $to (local.get $from))
+                (local.set $inStep (i32.mul (local.get $plane) (i32.const 6)))
+                (local.set $outStep (local.get $inStep))))
+            (local.set $g (i32.const 0))
+            (block $groupsDone
+              (loop $groups
+                (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
+                (local.set $p (i32.add (local.get $from) (local.get $g)))
                 (local.set $d0 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
                 (local.set $d1 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
                 (local.set $d2 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
@@ -474,7 +474,7 @@
                 (local.set $t1 (f32x4.sub (local.get $d4) (f32x4.mul (local.get $four) (local.get $d2))))
                 (local.set $t2 (f32x4.sub (f32x4.mul (local.get $four) (local.get $d1)) (local.get $d3)))
                 (local.set $t3 (f32x4.sub (local.get $d4) (local.get $d2)))
-                (local.set $p (local.get $to))
+                (local.set $p (i32.add (local.get $to) (local.get $g)))
                 (v128.store (local.get $p) (f32x4.add (f32x4.mul (local.get $four) (f32x4.sub (local.get $d0) (local.get $d2))) (local.get $t3)))
                 (local.set $p (i32.add (local.get $p) (local.get $outStep)))
                 (v128.store (local.get $p) (f32x4.sub (local.get $t1) (local.get $t2)))
@@ -488,10 +488,10 @@
                 ;; 4·(d1 − d3) + d5 − d3: s is 2·(d1 − d3) by now
                 (local.set $p (i32.add (local.get $p) (local.get $outStep)))
                 (v128.store (local.get $p) (f32x4.add (f32x4.add (local.get $s) (local.get $s)) (f32x4.sub (local.get $d5) (local.get $d3))))
-                (local.set $l (i32.add (local.get $l) (i32.const 1)))
-                (br $lines)))
-            (local.set $g (i32.add (local.get $g) (i32.const 16)))
-            (br $groups)))
+                (local.set $g (i32.add (local.get $g) (i32.const 16)))
+                (br $groups)))
+            (local.set $l (i32.add (local.get $l) (i32.const 1)))
+            (br $lines)))
         (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
         (if (i32.eq (local.get $tx) (local.get $tw))
           (then
@@ -594,6 +594,7 @@
     (param $tw i32) (param $co i32) (param $plane i32) (param $relu i32) (param $pool i32)
     (local $k i32) (local $tx i32) (local $ty i32) (local $img i32) (local $rem i32) (local $pixel i32) (local $row i32)
     (local $o i32) (local $src i32) (local $g i32) (local $l i32) (local $p i32) (local $step i32) (local $side i32)
+    (local $from i32) (local $to i32)
     (local $floor v128) (local $b v128) (local $add v128) (local $max v128) (local $minusInf v128) (local $zero v128)
     (local $m0 v128) (local $m1 v128) (local $m2 v128) (local $m3 v128) (local $m4 v128) (local $m5 v128)
     (local $a v128) (local $d v128) (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128)
@@ -619,27 +620,31 @@
               (i32.shl (local.get $ty) (local.get $side))))
             (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (local.get $side))))))
         (local.set $src (i32.add (local.get $m) (i32.mul (local.get $k) (local.get $pixel))))
-        (local.set $g (i32.const 0))
-        (block $groupsDone
-          (loop $groups
-            (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
-            ;; lines 0–5: row l of M (planes 6·l …), 6 → 4 in place; lines 6–9: column l − 6 (6 planes
-            ;; apart), 6 → 4 outputs, plus bias, floored
-            (local.set $l (i32.const 0))
-            (block $linesDone
-              (loop $lines
-                (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 10)))
-                (if (i32.lt_u (local.get $l) (i32.const 6))
-                  (then
-                    (local.set $p (i32.add (i32.add (local.get $src) (local.get $g)) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
-                    (local.set $step (local.get $plane))
-                    (local.set $add (local.get $zero))
-                    (local.set $max (local.get $minusInf)))
-                  (else
-                    (local.set $p (i32.add (i32.add (local.get $src) (local.get $g)) (i32.mul (i32.sub (local.get $l) (i32.const 6)) (local.get $plane))))
-                    (local.set $step (i32.mul (local.get $plane) (i32.const 6)))
-                    (local.set $add (v128.load (i32.add (local.get $bias) (local.get $g))))
-                    (local.set $max (local.get $floor))))
+        ;; lines 0–5: row l of M (planes 6·l …), 6 → 4 in place; lines 6–9: column j = l − 6 (6 planes
+        ;; apart), 6 → 4 outputs, plus bias, floored, into the output's column j (pooled: column j/2, the
+        ;; odd column taking the maximum with what the even one stored)
+        (local.set $l (i32.const 0))
+        (block $linesDone
+          (loop $lines
+            (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 10)))
+            (if (i32.lt_u (local.get $l) (i32.const 6))
+              (then
+                (local.set $from (i32.add (local.get $src) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
+                (local.set $step (local.get $plane))
+                (local.set $max (local.get $minusInf)))
+              (else
+                (local.set $from (i32.add (local.get $src) (i32.mul (i32.sub (local.get $l) (i32.const 6)) (local.get $plane))))
+                (local.set $to (i32.add (local.get $o) (i32.mul (i32.shr_u (i32.sub (local.get $l) (i32.const 6)) (local.get $pool)) (local.get $pixel))))
+                (local.set $step (i32.mul (local.get $plane) (i32.const 6)))
+                (local.set $max (local.get $floor))))
+            (local.set $g (i32.const 0))
+            (block $groupsDone
+              (loop $groups
+                (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
+                (local.set $p (i32.add (local.get $from) (local.get $g)))
+                (local.set $add (if (result v128) (i32.lt_u (local.get $l) (i32.const 6))
+                  (then (local.get $zero))
+                  (else (v128.load (i32.add (local.get $bias) (local.get $g))))))
                 (local.set $m0 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $step)))
                 (local.set $m1 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $step)))
                 (local.set $m2 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $step)))
@@ -660,7 +665,7 @@
                 (local.set $y3 (f32x4.max (f32x4.add (f32x4.add (f32x4.add (local.get $b) (f32x4.add (local.get $d) (local.get $d))) (local.get $m5)) (local.get $add)) (local.get $max)))
                 (if (i32.lt_u (local.get $l) (i32.const 6))
                   (then
-                    (local.set $p (i32.add (i32.add (local.get $src) (local.get $g)) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
+                    (local.set $p (i32.add (local.get $from) (local.get $g)))
                     (v128.store (local.get $p) (local.get $y0))
                     (local.set $p (i32.add (local.get $p) (local.get $plane)))
                     (v128.store (local.get $p) (local.get $y1))
@@ -668,34 +673,30 @@
                     (v128.store (local.get $p) (local.get $y2))
                     (local.set $p (i32.add (local.get $p) (local.get $plane)))
                     (v128.store (local.get $p) (local.get $y3)))
-                  (else (if (local.get $pool)
-                    ;; column j = l − 6 of the tile: its pooled pair (rows 0–1, 2–3) goes to pooled column
-                    ;; j/2; the odd column takes the maximum with what the even one stored
-                    (then
-                      (local.set $p (i32.add (i32.add (local.get $o) (local.get $g))
-                        (i32.mul (i32.shr_u (i32.sub (local.get $l) (i32.const 6)) (i32.const 1)) (local.get $pixel))))
-                      (local.set $y0 (f32x4.max (local.get $y0) (local.get $y1)))
-                      (local.set $y2 (f32x4.max (local.get $y2) (local.get $y3)))
-                      (if (i32.and (local.get $l) (i32.const 1))
-                        (then
-                          (local.set $y0 (f32x4.max (local.get $y0) (v128.load (local.get $p))))
-                          (local.set $y2 (f32x4.max (local.get $y2) (v128.load (i32.add (local.get $p) (local.get $row)))))))
-                      (v128.store (local.get $p) (local.get $y0))
-                      (v128.store (i32.add (local.get $p) (local.get $row)) (local.get $y2)))
-                    (else
-                      (local.set $p (i32.add (i32.add (local.get $o) (local.get $g))
-                        (i32.mul (i32.sub (local.get $l) (i32.const 6)) (local.get $pixel))))
-                      (v128.store (local.get $p) (local.get $y0))
-                      (local.set $p (i32.add (local.get $p) (local.get $row)))
-                      (v128.store (local.get $p) (local.get $y1))
-                      (local.set $p (i32.add (local.get $p) (local.get $row)))
-                      (v128.store (local.get $p) (local.get $y2))
-                      (local.set $p (i32.add (local.get $p) (local.get $row)))
-                      (v128.store (local.get $p) (local.get $y3))))))
-                (local.set $l (i32.add (local.get $l) (i32.const 1)))
-                (br $lines)))
-            (local.set $g (i32.add (local.get $g) (i32.const 16)))
-            (br $groups)))
+                  (else
+                    (local.set $p (i32.add (local.get $to) (local.get $g)))
+                    (if (local.get $pool)
+                      (then
+                        (local.set $y0 (f32x4.max (local.get $y0) (local.get $y1)))
+                        (local.set $y2 (f32x4.max (local.get $y2) (local.get $y3)))
+                        (if (i32.and (local.get $l) (i32.const 1))
+                          (then
+                            (local.set $y0 (f32x4.max (local.get $y0) (v128.load (local.get $p))))
+                            (local.set $y2 (f32x4.max (local.get $y2) (v128.load (i32.add (local.get $p) (local.get $row)))))))
+                        (v128.store (local.get $p) (local.get $y0))
+                        (v128.store (i32.add (local.get $p) (local.get $row)) (local.get $y2)))
+                      (else
+                        (v128.store (local.get $p) (local.get $y0))
+                        (local.set $p (i32.add (local.get $p) (local.get $row)))
+                        (v128.store (local.get $p) (local.get $y1))
+                        (local.set $p (i32.add (local.get $p) (local.get $row)))
+                        (v128.store (local.get $p) (local.get $y2))
+                        (local.set $p (i32.add (local.get $p) (local.get $row)))
+                        (v128.store (local.get $p) (local.get $y3))))))
+                (local.set $g (i32.add (local.get $g) (i32.const 16)))
+                (br $groups)))
+            (local.set $l (i32.add (local.get $l) (i32.const 1)))
+            (br $lines)))
         (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
         (if (i32.eq (local.get $tx) (local.get $tw))
           (then
@@ -717,7 +718,7 @@
     (param $co i32) (param $plane i32)
     (local $k i32) (local $tx i32) (local $ty i32) (local $img i32) (local $rem i32) (local $pixel i32)
     (local $row i32) (local $base i32) (local $dst i32) (local $g i32) (local $l i32) (local $p i32)
-    (local $to i32) (local $inStep i32) (local $outStep i32)
+    (local $from i32) (local $to i32) (local $inStep i32) (local $outStep i32)
     (local $y0 v128) (local $y1 v128) (local $y2 v128) (local $y3 v128) (local $a v128) (local $b v128)
     (local $four v128)
     (local.set $four (f32x4.splat (f32.const 4)))
@@ -736,31 +737,32 @@
                 (i32.shl (local.get $ty) (i32.const 2))))
               (i32.mul (local.get $pixel) (i32.shl (local.get $tx) (i32.const 2))))))
         (local.set $dst (i32.add (local.get $dm) (i32.mul (local.get $k) (local.get $pixel))))
-        (local.set $g (i32.const 0))
-        (block $groupsDone
-          (loop $groups
-            (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
-            (local.set $l (i32.const 0))
-            (block $linesDone
-              (loop $lines
-                (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 10)))
-                (if (i32.lt_u (local.get $l) (i32.const 4))
-                  (then
-                    (local.set $p (i32.add (i32.add (local.get $base) (local.get $g)) (i32.mul (local.get $l) (local.get $row))))
-                    (local.set $to (i32.add (i32.add (local.get $dst) (local.get $g)) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
-                    (local.set $inStep (local.get $pixel))
-                    (local.set $outStep (local.get $plane)))
-                  (else
-                    (local.set $p (i32.add (i32.add (local.get $dst) (local.get $g)) (i32.mul (i32.sub (local.get $l) (i32.const 4)) (local.get $plane))))
-                    (local.set $to (local.get $p))
-                    (local.set $inStep (i32.mul (local.get $plane) (i32.const 6)))
-                    (local.set $outStep (local.get $inStep))))
+        (local.set $l (i32.const 0))
+        (block $linesDone
+          (loop $lines
+            (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 10)))
+            (if (i32.lt_u (local.get $l) (i32.const 4))
+              (then
+                (local.set $from (i32.add (local.get $base) (i32.mul (local.get $l) (local.get $row))))
+                (local.set $to (i32.add (local.get $dst) (i32.mul (i32.mul (local.get $l) (i32.const 6)) (local.get $plane))))
+                (local.set $inStep (local.get $pixel))
+                (local.set $outStep (local.get $plane)))
+              (else
+                (local.set $from (i32.add (local.get $dst) (i32.mul (i32.sub (local.get $l) (i32.const 4)) (local.get $plane))))
+                (local.set $to (local.get $from))
+                (local.set $inStep (i32.mul (local.get $plane) (i32.const 6)))
+                (local.set $outStep (local.get $inStep))))
+            (local.set $g (i32.const 0))
+            (block $groupsDone
+              (loop $groups
+                (br_if $groupsDone (i32.ge_u (local.get $g) (local.get $pixel)))
+                (local.set $p (i32.add (local.get $from) (local.get $g)))
                 (local.set $y0 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
                 (local.set $y1 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
                 (local.set $y2 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
                 (local.set $y3 (v128.load (local.get $p)))
                 ;; (y0, y0+y1+y2+y3, y0−y1+y2−y3, y0+2y1+4y2+8y3, y0−2y1+4y2−8y3, y3)
-                (local.set $p (local.get $to))
+                (local.set $p (i32.add (local.get $to) (local.get $g)))
                 (v128.store (local.get $p) (local.get $y0))
                 (local.set $a (f32x4.add (local.get $y0) (local.get $y2)))
                 (local.set $b (f32x4.add (local.get $y1) (local.get $y3)))
@@ -777,10 +779,10 @@
                 (v128.store (local.get $p) (f32x4.sub (local.get $a) (local.get $b)))
                 (local.set $p (i32.add (local.get $p) (local.get $outStep)))
                 (v128.store (local.get $p) (local.get $y3))
-                (local.set $l (i32.add (local.get $l) (i32.const 1)))
-                (br $lines)))
-            (local.set $g (i32.add (local.get $g) (i32.const 16)))
-            (br $groups)))
+                (local.set $g (i32.add (local.get $g) (i32.const 16)))
+                (br $groups)))
+            (local.set $l (i32.add (local.get $l) (i32.const 1)))
+            (br $lines)))
         (local.set $tx (i32.add (local.get $tx) (i32.const 1)))
         (if (i32.eq (local.get $tx) (local.get $tw))
           (then
