@@ -46,6 +46,10 @@ export interface SimdKernels {
   channelBinary(a: number, b: number, out: number, rows: number, c4: number, op: 0 | 1 | 2): void;
   /** out = (x − m)·k + d, m, k and d one row of 4·c4 floats each, broadcast down x's `rows` rows. */
   channelAffine(x: number, m: number, k: number, d: number, out: number, rows: number, c4: number): void;
+  /** Winograd's filter transform U = G·g·Gᵀ of `pairs` (a multiple of 4) channel pairs: [3, 3, pairs] → [36, pairs]. */
+  winogradFilterTransform(g: number, u: number, pairs: number): void;
+  /** Its adjoint dW = Gᵀ·dU·G, [36, pairs] → [3, 3, pairs], for the filter gradient; overwrites du. */
+  winogradFilterUntransform(du: number, dw: number, pairs: number): void;
   /** Winograd F(4×4,3×3), step 1: the tiles' input windows transformed into 36 planes (see the .wat). */
   winogradInput(
     xp: number,

@@ -504,7 +504,115 @@
         (local.set $k (i32.add (local.get $k) (i32.const 1)))
         (br $tiles))))
 
-  ;; M[e] = V[e] · U[e] for the `planes` planes e: V[e] rows4 × ci, U[e] ci × co, M[e] rows4 × co (rows4 a
+  ;; The filter transform U = G g Gᵀ (G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1]) of
+  ;; `pairs` (a multiple of 4) channel pairs at once, four per instruction: g [3, 3, pairs] → u [36, pairs].
+  ;; Lines 0–2: column kx of g through G into entries kx, 6 + kx, …, 30 + kx of u; lines 3–8: row i = l − 3
+  ;; of those (entries 6·i …, the first three) through G, in place.
+  (func (export "winogradFilterTransform") (param $g i32) (param $u i32) (param $pairs i32)
+    (local $plane i32) (local $l i32) (local $c i32) (local $from i32) (local $to i32) (local $inStep i32)
+    (local $outStep i32) (local $p i32) (local $a v128) (local $b v128) (local $d v128) (local $e v128)
+    (local $o v128) (local $sixth v128)
+    (local.set $sixth (f32x4.splat (f32.const 0x1.555556p-3)))
+    (local.set $plane (i32.shl (local.get $pairs) (i32.const 2)))
+    (local.set $l (i32.const 0))
+    (block $linesDone
+      (loop $lines
+        (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 9)))
+        (if (i32.lt_u (local.get $l) (i32.const 3))
+          (then
+            (local.set $from (i32.add (local.get $g) (i32.mul (local.get $l) (local.get $plane))))
+            (local.set $to (i32.add (local.get $u) (i32.mul (local.get $l) (local.get $plane))))
+            (local.set $inStep (i32.mul (local.get $plane) (i32.const 3)))
+            (local.set $outStep (i32.mul (local.get $plane) (i32.const 6))))
+          (else
+            (local.set $from (i32.add (local.get $u) (i32.mul (i32.mul (i32.sub (local.get $l) (i32.const 3)) (i32.const 6)) (local.get $plane))))
+            (local.set $to (local.get $from))
+            (local.set $inStep (local.get $plane))
+            (local.set $outStep (local.get $plane))))
+        (local.set $c (i32.const 0))
+        (block $groupsDone
+          (loop $groups
+            (br_if $groupsDone (i32.ge_u (local.get $c) (local.get $plane)))
+            (local.set $p (i32.add (local.get $from) (local.get $c)))
+            (local.set $a (v128.load (local.get $p)))
+            (local.set $b (v128.load (i32.add (local.get $p) (local.get $inStep))))
+            (local.set $d (v128.load (i32.add (i32.add (local.get $p) (local.get $inStep)) (local.get $inStep))))
+            ;; e = (a + d)/6, o = a/24 + d/6, b now b/6
+            (local.set $e (f32x4.mul (f32x4.add (local.get $a) (local.get $d)) (local.get $sixth)))
+            (local.set $o (f32x4.add (f32x4.mul (local.get $a) (f32x4.splat (f32.const 0x1.555556p-5))) (f32x4.mul (local.get $d) (local.get $sixth))))
+            (local.set $b (f32x4.mul (local.get $b) (local.get $sixth)))
+            (local.set $p (i32.add (local.get $to) (local.get $c)))
+            (v128.store (local.get $p) (f32x4.mul (local.get $a) (f32x4.splat (f32.const 0.25))))
+            (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+            (v128.store (local.get $p) (f32x4.sub (f32x4.neg (local.get $e)) (local.get $b)))
+            (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+            (v128.store (local.get $p) (f32x4.sub (local.get $b) (local.get $e)))
+            (local.set $b (f32x4.mul (local.get $b) (f32x4.splat (f32.const 0.5))))
+            (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+            (v128.store (local.get $p) (f32x4.add (local.get $o) (local.get $b)))
+            (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+            (v128.store (local.get $p) (f32x4.sub (local.get $o) (local.get $b)))
+            (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+            (v128.store (local.get $p) (local.get $d))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $groups)))
+        (local.set $l (i32.add (local.get $l) (i32.const 1)))
+        (br $lines))))
+
+  ;; Its adjoint for the filter gradient, dW = Gᵀ dU G: du [36, pairs] → dw [3, 3, pairs]. Lines 0–5:
+  ;; column j of du through Gᵀ, in place into entries j, 6 + j, 12 + j; lines 6–8: row k = l − 6 of
+  ;; those (entries 6·k …) through Gᵀ into dw's row k. du is overwritten.
+  (func (export "winogradFilterUntransform") (param $du i32) (param $dw i32) (param $pairs i32)
+    (local $plane i32) (local $l i32) (local $c i32) (local $from i32) (local $to i32) (local $inStep i32)
+    (local $outStep i32) (local $p i32) (local $sixth v128) (local $sum v128) (local $outer v128)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $x4 v128) (local $x5 v128)
+    (local.set $sixth (f32x4.splat (f32.const 0x1.555556p-3)))
+    (local.set $plane (i32.shl (local.get $pairs) (i32.const 2)))
+    (local.set $l (i32.const 0))
+    (block $linesDone
+      (loop $lines
+        (br_if $linesDone (i32.ge_u (local.get $l) (i32.const 9)))
+        (if (i32.lt_u (local.get $l) (i32.const 6))
+          (then
+            (local.set $from (i32.add (local.get $du) (i32.mul (local.get $l) (local.get $plane))))
+            (local.set $to (local.get $from))
+            (local.set $inStep (i32.mul (local.get $plane) (i32.const 6)))
+            (local.set $outStep (local.get $inStep)))
+          (else
+            (local.set $from (i32.add (local.get $du) (i32.mul (i32.mul (i32.sub (local.get $l) (i32.const 6)) (i32.const 6)) (local.get $plane))))
+            (local.set $to (i32.add (local.get $dw) (i32.mul (i32.mul (i32.sub (local.get $l) (i32.const 6)) (i32.const 3)) (local.get $plane))))
+            (local.set $inStep (local.get $plane))
+            (local.set $outStep (local.get $plane))))
+        (local.set $c (i32.const 0))
+        (block $groupsDone
+          (loop $groups
+            (br_if $groupsDone (i32.ge_u (local.get $c) (local.get $plane)))
+            (local.set $p (i32.add (local.get $from) (local.get $c)))
+            (local.set $x0 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+            (local.set $x1 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+            (local.set $x2 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+            (local.set $x3 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+            (local.set $x4 (v128.load (local.get $p))) (local.set $p (i32.add (local.get $p) (local.get $inStep)))
+            (local.set $x5 (v128.load (local.get $p)))
+            ;; (x0/4 − s + t, (x2 − x1)/6 + (x3 − x4)/12, 4·t − s + x5), s = (x1 + x2)/6, t = (x3 + x4)/24
+            (local.set $sum (f32x4.mul (f32x4.add (local.get $x1) (local.get $x2)) (local.get $sixth)))
+            (local.set $outer (f32x4.mul (f32x4.add (local.get $x3) (local.get $x4)) (f32x4.splat (f32.const 0x1.555556p-5))))
+            (local.set $p (i32.add (local.get $to) (local.get $c)))
+            (v128.store (local.get $p)
+              (f32x4.add (f32x4.sub (f32x4.mul (local.get $x0) (f32x4.splat (f32.const 0.25))) (local.get $sum)) (local.get $outer)))
+            (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+            (v128.store (local.get $p)
+              (f32x4.add (f32x4.mul (f32x4.sub (local.get $x2) (local.get $x1)) (local.get $sixth))
+                (f32x4.mul (f32x4.sub (local.get $x3) (local.get $x4)) (f32x4.splat (f32.const 0x1.555556p-4)))))
+            (local.set $p (i32.add (local.get $p) (local.get $outStep)))
+            (v128.store (local.get $p)
+              (f32x4.add (f32x4.sub (f32x4.mul (local.get $outer) (f32x4.splat (f32.const 4))) (local.get $sum)) (local.get $x5)))
+            (local.set $c (i32.add (local.get $c) (i32.const 16)))
+            (br $groups)))
+        (local.set $l (i32.add (local.get $l) (i32.const 1)))
+        (br $lines))))
+
+    ;; M[e] = V[e] · U[e] for the `planes` planes e: V[e] rows4 × ci, U[e] ci × co, M[e] rows4 × co (rows4 a
   ;; multiple of 4, co of 8), each row-major and contiguous; 4 × 8 tiles of M in registers.
   (func (export "winogradGemm")
     (param $v i32) (param $u i32) (param $m i32) (param $rows4 i32) (param $ci i32) (param $co i32)

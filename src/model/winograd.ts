@@ -47,40 +47,16 @@ export const allOnes = (v: unknown) =>
 const filterFits = ([kh, kw, ci, co]: readonly number[]) =>
   kh === 3 && kw === 3 && ci! % 4 === 0 && co! % 8 === 0;
 
-/** U = G·g·Gᵀ for every (ci, co), G as in `filterLine`: a [36, ci, co] tensor, entry-major. */
+/**
+ * U = G·g·Gᵀ for every (ci, co) (G in simd-kernels.wat, `winogradFilterTransform`): a [36, ci, co] tensor,
+ * entry-major. On the wasm backend, as every caller of Winograd's kernels.
+ */
 export function winogradFilter(filter: tf.Tensor): tf.Tensor3D {
   const [, , ci, co] = filter.shape as [number, number, number, number];
-  const u = new Float32Array(PLANES * ci * co);
-  transformFilter(filter.dataSync() as Float32Array, u, ci * co);
-  return tf.tensor3d(u, [PLANES, ci, co]);
-}
-
-/**
- * g [3, 3, pairs] → u [36, pairs]: each column of g through G, then each row of the 6×3 result. Scalar
- * code, no arrays per pair: this runs twice per convolution and training step (forward, input gradient)
- * over up to 4,096 pairs.
- */
-function transformFilter(g: Float32Array, u: Float32Array, pairs: number): void {
-  const t = new Float32Array(18); // G·g for one pair, 6 × 3
-  for (let c = 0; c < pairs; c++) {
-    for (let kx = 0; kx < 3; kx++) {
-      filterLine(g[kx * pairs + c]!, g[(3 + kx) * pairs + c]!, g[(6 + kx) * pairs + c]!, t, kx, 3);
-    }
-    for (let i = 0; i < 6; i++)
-      filterLine(t[3 * i]!, t[3 * i + 1]!, t[3 * i + 2]!, u, 6 * i * pairs + c, pairs);
-  }
-}
-
-/** G·(a, b, d), G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1], into out[at + i·step]. */
-function filterLine(a: number, b: number, d: number, out: Float32Array, at: number, step: number): void {
-  const even = (a + d) / 6;
-  const odd = a / 24 + d / 6;
-  out[at] = a / 4;
-  out[at + step] = -even - b / 6;
-  out[at + 2 * step] = -even + b / 6;
-  out[at + 3 * step] = odd + b / 12;
-  out[at + 4 * step] = odd - b / 12;
-  out[at + 5 * step] = d;
+  const b = tf.backend() as WasmHeapBackend;
+  const u = b.makeOutput([PLANES, ci, co], 'float32');
+  simdKernels(b).winogradFilterTransform(heapOffset(b, filter), heapOffset(b, u), ci * co);
+  return tf.engine().makeTensorFromTensorInfo(u) as tf.Tensor3D;
 }
 
 export interface WinogradAttrs {
@@ -181,40 +157,40 @@ export function winogradOnHeap(
   bias: tf.TensorInfo | undefined,
   relu: boolean,
 ): tf.TensorInfo {
-  const [, , ci, co] = filter.shape as [number, number, number, number];
-  return convolveOnHeap(b, x, () => b.typedArrayFromHeap(filter) as Float32Array, ci, co, bias, relu);
+  return convolveOnHeap(b, x, filter, bias, relu);
 }
 
 /**
  * A stride-1 3×3 'same' convolution's input gradient: dy convolved with the filter rotated 180° and its
- * channel axes swapped, read straight from the filter into the transform (no Reverse, no Transpose).
+ * channel axes swapped, copied in that order in one JS pass (no Reverse, no Transpose kernels).
  * The caller checks the shapes (`winogradFits` of dy and the swapped filter).
  */
 export function winogradInputGradient(b: WasmHeapBackend, dy: tf.TensorInfo, filter: tf.TensorInfo) {
   const [, , ci, co] = filter.shape as [number, number, number, number];
-  const g = b.typedArrayFromHeap(filter) as Float32Array;
-  const flipped = new Float32Array(g.length); // [3, 3, co, ci]
+  const flipped = b.makeOutput([3, 3, co, ci], 'float32');
+  const [g, f] = [b.typedArrayFromHeap(filter), b.typedArrayFromHeap(flipped)];
   for (let k = 0; k < 9; k++) {
     const from = (8 - k) * ci * co;
     for (let i = 0; i < ci; i++)
-      for (let o = 0; o < co; o++) flipped[k * ci * co + o * ci + i] = g[from + i * co + o]!;
+      for (let o = 0; o < co; o++) f[k * ci * co + o * ci + i] = g[from + i * co + o]!;
   }
-  return convolveOnHeap(b, dy, () => flipped, co, ci, undefined, false);
+  const dx = convolveOnHeap(b, dy, flipped, undefined, false);
+  b.disposeData(flipped.dataId);
+  return dx;
 }
 
-/** `filter()` is read after the scratch tensors are made: making them may grow (and move) the heap. */
+/** conv2d(x, filter) + bias (zero if missing), then ReLU if asked, the filter [3, 3, ci, co] transformed here. */
 function convolveOnHeap(
   b: WasmHeapBackend,
   x: tf.TensorInfo,
-  filter: () => Float32Array,
-  ci: number,
-  co: number,
+  filter: tf.TensorInfo,
   bias: tf.TensorInfo | undefined,
   relu: boolean,
 ): tf.TensorInfo {
+  const [, , ci, co] = filter.shape as [number, number, number, number];
   const u = b.makeOutput([PLANES, ci, co], 'float32');
   const zero = bias ? undefined : b.makeOutput([co], 'float32');
-  transformFilter(filter(), b.typedArrayFromHeap(u), ci * co);
+  simdKernels(b).winogradFilterTransform(heapOffset(b, filter), heapOffset(b, u), ci * co);
   if (zero) b.typedArrayFromHeap(zero).fill(0);
   const out = runWinograd(b, x, u, bias ?? zero!, { relu, pool: false });
   for (const scratch of [u, zero]) if (scratch) b.disposeData(scratch.dataId);
@@ -258,38 +234,9 @@ export function winogradFilterGradient(
     );
   }
   const dw = b.makeOutput([3, 3, ci, co], 'float32');
-  untransformFilter(b.typedArrayFromHeap(du), b.typedArrayFromHeap(dw), ci * co);
+  kernels.winogradFilterUntransform(heapOffset(b, du), heapOffset(b, dw), ci * co);
   for (const scratch of [padded, v, dm, du]) b.disposeData(scratch.dataId);
   return dw;
-}
-
-/** du [36, pairs] → dw [3, 3, pairs] = Gᵀ·du·G per pair: the adjoint of transformFilter (scalars, as there). */
-function untransformFilter(du: Float32Array, dw: Float32Array, pairs: number): void {
-  const t = new Float32Array(18); // Gᵀ·du for one pair, 3 × 6
-  for (let c = 0; c < pairs; c++) {
-    for (let j = 0; j < 6; j++) adjointLine(du, j * pairs + c, 6 * pairs, t, j, 6);
-    for (let k = 0; k < 3; k++) adjointLine(t, 6 * k, 1, dw, 3 * k * pairs + c, pairs);
-  }
-}
-
-/** Gᵀ·(x0 … x5), x from src[at + i·step], into out[to + k·outStep] (G as in filterLine). */
-function adjointLine(
-  src: Float32Array,
-  at: number,
-  step: number,
-  out: Float32Array,
-  to: number,
-  outStep: number,
-) {
-  const x1 = src[at + step]!;
-  const x2 = src[at + 2 * step]!;
-  const x3 = src[at + 3 * step]!;
-  const x4 = src[at + 4 * step]!;
-  const sum = (x1 + x2) / 6;
-  const outer = (x3 + x4) / 24;
-  out[to] = src[at]! / 4 - sum + outer;
-  out[to + outStep] = (x2 - x1) / 6 + (x3 - x4) / 12;
-  out[to + 2 * outStep] = 4 * outer - sum + src[at + 5 * step]!;
 }
 
 /** NHWC x and a [3, 3, ci, co] filter whose sides, channels and image suit the SIMD steps. */
