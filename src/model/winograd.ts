@@ -24,8 +24,8 @@ const planeBytes = (channels: number) => CHUNK * channels * 4 + 64;
 /**
  * Whether Winograd applies: a 3×3 filter, stride and dilation 1, 'same' padding, input channels in fours
  * and output channels in eights (the SIMD steps' widths). The image's sides must also be multiples of 4
- * (checked per call: see `winogradConv2d`). Not an RGB input: with three channels padded to four it ran slower than
- * XNNPACK's direct convolution (1.46 against 1.14 ms for the default cnn's first layer at batch 32).
+ * (checked per call: see `winogradConv2d`). Not an RGB input: with three channels padded to four it ran no
+ * faster than XNNPACK's direct convolution for the default cnn's first layer (docs/training-speed.md).
  */
 export function winogradApplies(
   filterShape: readonly number[],
@@ -147,20 +147,6 @@ const winogradKernel: tf.KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 /**
- * A convolution inside another wasm kernel (training: the forward pass): the filter [3, 3, ci, co] is
- * transformed on the spot, and a missing bias is zero. The caller checks the shapes (`winogradFits`).
- */
-export function winogradOnHeap(
-  b: WasmHeapBackend,
-  x: tf.TensorInfo,
-  filter: tf.TensorInfo,
-  bias: tf.TensorInfo | undefined,
-  relu: boolean,
-): tf.TensorInfo {
-  return convolveOnHeap(b, x, filter, bias, relu);
-}
-
-/**
  * A stride-1 3×3 'same' convolution's input gradient: dy convolved with the filter rotated 180° and its
  * channel axes swapped, copied in that order in one JS pass (no Reverse, no Transpose kernels).
  * The caller checks the shapes (`winogradFits` of dy and the swapped filter).
@@ -174,13 +160,17 @@ export function winogradInputGradient(b: WasmHeapBackend, dy: tf.TensorInfo, fil
     for (let i = 0; i < ci; i++)
       for (let o = 0; o < co; o++) f[k * ci * co + o * ci + i] = g[from + i * co + o]!;
   }
-  const dx = convolveOnHeap(b, dy, flipped, undefined, false);
+  const dx = winogradOnHeap(b, dy, flipped, undefined, false);
   b.disposeData(flipped.dataId);
   return dx;
 }
 
-/** conv2d(x, filter) + bias (zero if missing), then ReLU if asked, the filter [3, 3, ci, co] transformed here. */
-function convolveOnHeap(
+/**
+ * A convolution inside another wasm kernel (training: the forward pass and the input gradient):
+ * conv2d(x, filter) + bias, then ReLU if asked. The filter [3, 3, ci, co] is transformed on the spot, and a
+ * missing bias is zero. The caller checks the shapes (`winogradFits`).
+ */
+export function winogradOnHeap(
   b: WasmHeapBackend,
   x: tf.TensorInfo,
   filter: tf.TensorInfo,
