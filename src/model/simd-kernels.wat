@@ -612,7 +612,7 @@
         (local.set $l (i32.add (local.get $l) (i32.const 1)))
         (br $lines))))
 
-    ;; M[e] = V[e] · U[e] for the `planes` planes e: V[e] rows4 × ci, U[e] ci × co, M[e] rows4 × co (rows4 a
+  ;; M[e] = V[e] · U[e] for the `planes` planes e: V[e] rows4 × ci, U[e] ci × co, M[e] rows4 × co (rows4 a
   ;; multiple of 4, co of 8), each row-major and contiguous; 4 × 8 tiles of M in registers.
   (func (export "winogradGemm")
     (param $v i32) (param $u i32) (param $m i32) (param $rows4 i32) (param $ci i32) (param $co i32)

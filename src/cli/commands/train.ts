@@ -5,7 +5,7 @@ import { BACKENDS, selectBackend, type BackendChoice } from '../../model/backend
 import { saveModel } from '../../model/model-files.ts';
 import { metadataOfRun } from '../../train/run-metadata.ts';
 import { SCHEDULES, type Schedule } from '../../train/schedule.ts';
-import { train, type OptimizerName } from '../../train/trainer.ts';
+import { DEFAULT_BATCH_SIZE, train, type OptimizerName } from '../../train/trainer.ts';
 import { progressBar } from '../progress.ts';
 import { integer, number } from '../parse.ts';
 
@@ -17,7 +17,7 @@ export function trainCommand(): Command {
     .addOption(new Option('--arch <arch>', 'architecture').choices(ARCHITECTURES).default('cnn'))
     .option('--widths <list>', 'cnn only: channels of its three blocks', (v) => v.split(',').map(integer))
     .option('--epochs <n>', 'epochs', integer, 30)
-    .option('--batch-size <n>', 'minibatch size', integer, 64)
+    .option('--batch-size <n>', 'minibatch size', integer, DEFAULT_BATCH_SIZE)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
     .option('--lr <rate>', 'peak learning rate (default: adam 2e-3, sgd 1e-2)', number)
     .addOption(
