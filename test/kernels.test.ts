@@ -6,7 +6,7 @@ import { buildModel, logitsOf } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { setSeed } from '../src/model/seed.ts';
 import { withUnreadInputGradient } from '../src/model/wasm-kernels.ts';
-import { winogradApplies, winogradConv2d, winogradFilter } from '../src/model/winograd.ts';
+import { winogradApplies, winogradConv2d, winogradFilter, winogradFits } from '../src/model/winograd.ts';
 import { computeGradients } from '../src/train/steps.ts';
 import { WASM, assembleKernels } from '../scripts/build-kernels.ts';
 
@@ -103,7 +103,8 @@ for (const [name, x, w, pad] of [
         ]);
       },
     );
-    assertClose(cpu, wasm, WINOGRAD_TOLERANCE);
+    // Only the shapes that take Winograd's kernels round like them; the others keep the tight bound.
+    assertClose(cpu, wasm, pad === 'same' && winogradFits(x, w) ? WINOGRAD_TOLERANCE : undefined);
   });
 }
 
