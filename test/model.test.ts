@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { normalizeAll } from '../src/data/batches.ts';
+import { PIXELS_PER_IMAGE } from '../src/images/normalize.ts';
 import { ARCHITECTURES, buildModel } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { loadModel, newMetadata, saveModel, type ModelMetadata } from '../src/model/model-files.ts';
@@ -204,7 +205,8 @@ test('data-parallel training on two worker threads follows the same path as one 
   const losses: number[][] = [];
   for (const workers of [1, 2]) {
     setSeed(3);
-    const result = await train(buildModel('mlp'), syntheticImages(256, 5), syntheticImages(64, 6), {
+    // 257 images: each epoch ends with a batch of one, which leaves the second replica nothing to do.
+    const result = await train(buildModel('mlp'), syntheticImages(257, 5), syntheticImages(64, 6), {
       epochs: 2,
       batchSize: 64,
       augment: false,
@@ -217,6 +219,18 @@ test('data-parallel training on two worker threads follows the same path as one 
   losses[0]!.forEach((loss, i) =>
     assert.ok(Math.abs(loss - losses[1]![i]!) < 1e-4, `${losses[0]} vs ${losses[1]}`),
   );
+});
+
+test('a replica that fails a step fails the step, and the other one is not left waiting for it', async () => {
+  await selectBackend('wasm');
+  const runner = await parallelRunner(buildModel('mlp'), 'adam', 2);
+  try {
+    // Pixels for three images, not four: the second replica cannot make its half of the batch.
+    const batch = { x: new Float32Array(3 * PIXELS_PER_IMAGE), labels: new Uint8Array(4), size: 4 };
+    await assert.rejects(runner.step(batch, 1e-3), /training worker failed/);
+  } finally {
+    await runner.dispose(); // the first replica is blocked at the exchange: disposing must still end it
+  }
 });
 
 test('validation on two workers judges every image by the model that training hands back', async () => {

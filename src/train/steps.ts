@@ -10,6 +10,7 @@ import { logitsOf } from '../model/architectures.ts';
 import { predictBirdNow } from '../model/predict.ts';
 import { withUnreadInputGradient, type ConvolutionShapes } from '../model/wasm-kernels.ts';
 import { spawnTsWorker } from '../threads/spawn.ts';
+import { exchangeMemory } from './gradient-exchange.ts';
 import { crossEntropy } from './loss.ts';
 import type { OptimizerName } from './optimizers.ts';
 import { applyToVariables, makeOptimizer } from './optimizers.ts';
@@ -59,6 +60,12 @@ export function computeGradients(
   return { loss, hits, grads };
 }
 
+/** Lengths of a model's gradient arrays: one per trainable weight, in order. */
+export const gradientSizes = (model: tf.LayersModel) =>
+  model.trainableWeights.map((w) => tf.util.sizeFromShape(w.shape as number[]));
+
+const sum = (values: number[]) => values.reduce((total, v) => total + v, 0);
+
 /** The model's gradients as arrays in the order of its trainable weights (what an Optimizer updates). */
 export function gradientArrays(logits: tf.LayersModel, grads: tf.NamedTensorMap): Float32Array[] {
   const arrays = logits.trainableWeights.map(
@@ -87,15 +94,32 @@ export function localRunner(model: tf.LayersModel, optimizerName: OptimizerName)
 
 /** Messages between the main thread and a training worker (src/train/worker.ts). */
 export type WorkerRequest =
-  | { kind: 'init'; backend: string; modelJson: string; weights: Float32Array[]; optimizer: OptimizerName }
-  | { kind: 'step'; x: Float32Array; labels: Uint8Array; size: number }
-  | { kind: 'apply'; grads: Float32Array[]; learningRate: number }
+  | {
+      kind: 'init';
+      backend: string;
+      modelJson: string;
+      weights: Float32Array[];
+      optimizer: OptimizerName;
+      /** Where the replicas average their gradients (gradient-exchange.ts), and this one's rank there. */
+      exchange: SharedArrayBuffer;
+      rank: number;
+      workers: number;
+    }
+  | {
+      kind: 'step';
+      x: Float32Array;
+      labels: Uint8Array;
+      size: number;
+      /** Each replica's share of the batch: the weights of their gradients in the average. */
+      shares: number[];
+      learningRate: number;
+    }
   | { kind: 'weights' }
   | { kind: 'setWeights'; weights: Float32Array[] }
   | { kind: 'predict'; x: Float32Array };
 export type WorkerReply =
   | { kind: 'ready' }
-  | { kind: 'step'; loss: number; hits: number; grads: Float32Array[] }
+  | { kind: 'step'; loss: number; hits: number }
   | { kind: 'weights'; weights: Float32Array[] }
   | { kind: 'predict'; pBird: Float32Array }
   | { kind: 'error'; message: string };
@@ -163,9 +187,10 @@ export async function parallelRunner(
 ): Promise<StepRunner> {
   const handles = Array.from({ length: workers }, () => new WorkerHandle());
   const modelJson = JSON.stringify(model.toJSON(null, false));
+  const exchange = exchangeMemory(workers, sum(gradientSizes(model)));
   try {
     await Promise.all(
-      handles.map((h) =>
+      handles.map((h, rank) =>
         h.ask(
           {
             kind: 'init',
@@ -173,6 +198,9 @@ export async function parallelRunner(
             modelJson,
             weights: weightArrays(model),
             optimizer: optimizerName,
+            exchange,
+            rank,
+            workers,
           },
           'ready',
         ),
@@ -184,33 +212,25 @@ export async function parallelRunner(
   }
   return {
     async step(batch, learningRate) {
+      // Every replica takes part in every step (the exchange waits for all of them), an empty share too.
       const shard = Math.ceil(batch.size / workers);
-      const shards = handles
-        .map((_, i) => ({ from: i * shard, to: Math.min(batch.size, (i + 1) * shard) }))
-        .filter((s) => s.to > s.from);
+      const shards = handles.map((_, i) => ({
+        from: Math.min(batch.size, i * shard),
+        to: Math.min(batch.size, (i + 1) * shard),
+      }));
+      // Each replica's loss is a mean over its shard: weighted by shard size they give the batch mean.
+      const shares = shards.map(({ from, to }) => (to - from) / batch.size);
       const replies = await Promise.all(
         shards.map(({ from, to }, i) => {
           const x = batch.x.slice(from * PIXELS_PER_IMAGE, to * PIXELS_PER_IMAGE);
           const labels = batch.labels.slice(from, to);
-          return handles[i]!.ask({ kind: 'step', x, labels, size: to - from }, 'step', [
-            x.buffer,
-            labels.buffer,
-          ]);
+          const request = { kind: 'step', x, labels, size: to - from, shares, learningRate } as const;
+          return handles[i]!.ask(request, 'step', [x.buffer, labels.buffer]);
         }),
       );
-      // Each replica's loss is a mean over its shard: weight by shard size to get the batch mean.
-      const grads = replies[0]!.grads.map((g) => new Float32Array(g.length));
-      replies.forEach((reply, i) => {
-        const weight = (shards[i]!.to - shards[i]!.from) / batch.size;
-        reply.grads.forEach((g, k) => {
-          const sum = grads[k]!;
-          for (let j = 0; j < g.length; j++) sum[j]! += weight * g[j]!;
-        });
-      });
-      for (const h of handles) h.send({ kind: 'apply', grads, learningRate });
       return {
-        loss: replies.reduce((s, r, i) => s + (r.loss * (shards[i]!.to - shards[i]!.from)) / batch.size, 0),
-        hits: replies.reduce((s, r) => s + r.hits, 0),
+        loss: replies.reduce((sum, reply, i) => sum + reply.loss * shares[i]!, 0),
+        hits: replies.reduce((sum, reply) => sum + reply.hits, 0),
       };
     },
     async predict(x) {

@@ -127,20 +127,27 @@ export async function train(
       let batchIndex = 0;
       let rate = peakRate;
       const batches = loader.epoch(epoch);
-      for (let next = batches.next(); !next.done;) {
-        if (signal?.aborted) {
-          cancelled = true;
-          break;
-        }
-        const batch = next.value;
-        rate = learningRateAt(schedule, peakRate, epoch * batchesPerEpoch + batchIndex, totalSteps);
-        const pending = runner.step(batch, rate);
-        next = batches.next(); // built while worker replicas compute this step
-        const { loss, hits } = await pending;
-        lossSum += loss * batch.size;
+      const rateAt = (index: number) =>
+        learningRateAt(schedule, peakRate, epoch * batchesPerEpoch + index, totalSteps);
+      /** Builds the next batch and queues its step; nothing once cancelled or at the end of the epoch. */
+      const post = (index: number) => {
+        if (signal?.aborted) cancelled = true;
+        const next = cancelled ? undefined : batches.next();
+        if (!next || next.done) return undefined;
+        const result = runner.step(next.value, rateAt(index));
+        result.catch(() => {}); // awaited in turn; if an earlier step fails first, this one is never read
+        return { size: next.value.size, result };
+      };
+      let inFlight = post(0);
+      while (inFlight) {
+        // Queued while the replicas compute this step, so they go on to it without waiting for this thread.
+        const queued = post(batchIndex + 1);
+        const { loss, hits } = await inFlight.result;
+        rate = rateAt(batchIndex);
+        lossSum += loss * inFlight.size;
         correct += hits;
-        seen += batch.size;
-        samplesSeen += batch.size;
+        seen += inFlight.size;
+        samplesSeen += inFlight.size;
         batchIndex++;
         const elapsed = (performance.now() - started) / 1000;
         const samplesPerSec = samplesSeen / elapsed;
@@ -153,6 +160,7 @@ export async function train(
           samplesPerSec,
           etaSec: ((totalSteps - epoch * batchesPerEpoch - batchIndex) * batchSize) / samplesPerSec,
         });
+        inFlight = queued;
         await yieldToEventLoop();
       }
       if (cancelled || seen === 0) break;

@@ -4,10 +4,12 @@ import { parentPort } from 'node:worker_threads';
 import { logitsOf } from '../model/architectures.ts';
 import { selectBackend, type BackendChoice } from '../model/backend.ts';
 import { predictBirdNow } from '../model/predict.ts';
+import { GradientExchange } from './gradient-exchange.ts';
 import { applyToVariables, makeOptimizer, type Optimizer } from './optimizers.ts';
 import {
   computeGradients,
   gradientArrays,
+  gradientSizes,
   setWeightArrays,
   weightArrays,
   type WorkerReply,
@@ -17,6 +19,7 @@ import {
 let logits: tf.LayersModel;
 let model: tf.LayersModel;
 let optimizer: Optimizer;
+let exchange: GradientExchange;
 
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) =>
   parentPort!.postMessage(message, transfer);
@@ -29,21 +32,17 @@ async function handle(request: WorkerRequest): Promise<void> {
       setWeightArrays(model, request.weights);
       logits = logitsOf(model);
       optimizer = makeOptimizer(request.optimizer);
+      exchange = new GradientExchange(request.exchange, request.rank, request.workers, gradientSizes(logits));
       reply({ kind: 'ready' });
       return;
     }
     case 'step': {
-      const { loss, hits, grads } = computeGradients(logits, request);
-      const arrays = gradientArrays(logits, grads); // own buffers: transferable
-      reply(
-        { kind: 'step', loss, hits, grads: arrays },
-        arrays.map((a) => a.buffer as ArrayBuffer),
-      );
+      const own = request.size > 0 ? computeGradients(logits, request) : undefined;
+      const grads = exchange.average(own && gradientArrays(logits, own.grads), request.shares);
+      applyToVariables(optimizer, logits.trainableWeights, grads, request.learningRate);
+      reply({ kind: 'step', loss: own?.loss ?? 0, hits: own?.hits ?? 0 });
       return;
     }
-    case 'apply':
-      applyToVariables(optimizer, logits.trainableWeights, request.grads, request.learningRate);
-      return;
     case 'weights':
       reply({ kind: 'weights', weights: weightArrays(model) });
       return;
@@ -58,7 +57,7 @@ async function handle(request: WorkerRequest): Promise<void> {
   }
 }
 
-// Requests are handled strictly in order: an `apply` must land before the next `step` reads weights.
+// Requests are handled strictly in order: a step's update must land before the next step reads weights.
 let queue = Promise.resolve();
 parentPort!.on('message', (request: WorkerRequest) => {
   queue = queue.then(() =>
