@@ -64,8 +64,6 @@ export function computeGradients(
 export const gradientSizes = (model: tf.LayersModel) =>
   model.trainableWeights.map((w) => tf.util.sizeFromShape(w.shape as number[]));
 
-const sum = (values: number[]) => values.reduce((total, v) => total + v, 0);
-
 /** The model's gradients as arrays in the order of its trainable weights (what an Optimizer updates). */
 export function gradientArrays(logits: tf.LayersModel, grads: tf.NamedTensorMap): Float32Array[] {
   const arrays = logits.trainableWeights.map(
@@ -187,7 +185,10 @@ export async function parallelRunner(
 ): Promise<StepRunner> {
   const handles = Array.from({ length: workers }, () => new WorkerHandle());
   const modelJson = JSON.stringify(model.toJSON(null, false));
-  const exchange = exchangeMemory(workers, sum(gradientSizes(model)));
+  const exchange = exchangeMemory(
+    workers,
+    gradientSizes(model).reduce((total, n) => total + n, 0),
+  );
   try {
     await Promise.all(
       handles.map((h, rank) =>
