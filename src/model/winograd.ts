@@ -90,7 +90,7 @@ function padInput(b: WasmHeapBackend, x: tf.TensorInfo): tf.TensorInfo {
   return padded;
 }
 
-/** x [n, h, w, ci] (h and w even), u as winogradFilter makes it, bias [co]: conv2d + bias, 'same'. */
+/** x [n, h, w, ci] (h and w multiples of 4), u as winogradFilter makes it, bias [co]: conv2d + bias, 'same'. */
 function runWinograd(
   b: WasmHeapBackend,
   x: tf.TensorInfo,
@@ -229,10 +229,12 @@ export function winogradFilterGradient(
   return dw;
 }
 
+/** An image whose sides are whole tiles of 4×4 outputs. */
+const sidesFit = ([, h, w]: readonly number[]) => h! % 4 === 0 && w! % 4 === 0;
+
 /** NHWC x and a [3, 3, ci, co] filter whose sides, channels and image suit the SIMD steps. */
 export function winogradFits(xShape: readonly number[], filterShape: readonly number[]): boolean {
-  const [, h, w, ci] = xShape as [number, number, number, number];
-  return filterFits(filterShape) && filterShape[2] === ci && h % 4 === 0 && w % 4 === 0;
+  return filterFits(filterShape) && filterShape[2] === xShape[3] && sidesFit(xShape);
 }
 
 /**
@@ -246,7 +248,7 @@ export function winogradConv2d(
   bias: tf.Tensor1D,
   { relu, pool }: WinogradAttrs,
 ): tf.Tensor4D {
-  if (x.shape[1] % 4 || x.shape[2] % 4) {
+  if (!sidesFit(x.shape)) {
     const y = tf.fused.conv2d({
       x,
       filter,
