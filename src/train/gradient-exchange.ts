@@ -12,9 +12,11 @@
 const HEADER_BYTES = 16; // Int32 [arrived, generation], padded
 const [ARRIVED, GENERATION] = [0, 1];
 
-/** The memory for `workers` replicas exchanging `floats` gradient values per step. */
-export function exchangeMemory(workers: number, floats: number): SharedArrayBuffer {
-  return new SharedArrayBuffer(HEADER_BYTES + 2 * workers * floats * 4);
+const total = (sizes: readonly number[]) => sizes.reduce((sum, n) => sum + n, 0);
+
+/** The memory for `workers` replicas exchanging gradient arrays of these lengths each step. */
+export function exchangeMemory(workers: number, sizes: readonly number[]): SharedArrayBuffer {
+  return new SharedArrayBuffer(HEADER_BYTES + 2 * workers * total(sizes) * 4);
 }
 
 export class GradientExchange {
@@ -32,7 +34,7 @@ export class GradientExchange {
   ) {
     this.control = new Int32Array(memory, 0, 2);
     this.slots = new Float32Array(memory, HEADER_BYTES);
-    this.floats = sizes.reduce((sum, n) => sum + n, 0);
+    this.floats = total(sizes);
     if (this.slots.length !== 2 * workers * this.floats) {
       throw new Error(
         `exchange memory holds ${this.slots.length} floats, expected ${2 * workers * this.floats}`,

@@ -185,10 +185,7 @@ export async function parallelRunner(
 ): Promise<StepRunner> {
   const handles = Array.from({ length: workers }, () => new WorkerHandle());
   const modelJson = JSON.stringify(model.toJSON(null, false));
-  const exchange = exchangeMemory(
-    workers,
-    gradientSizes(model).reduce((total, n) => total + n, 0),
-  );
+  const exchange = exchangeMemory(workers, gradientSizes(model));
   try {
     await Promise.all(
       handles.map((h, rank) =>

@@ -134,16 +134,17 @@ export async function train(
         if (signal?.aborted) cancelled = true;
         const next = cancelled ? undefined : batches.next();
         if (!next || next.done) return undefined;
-        const result = runner.step(next.value, rateAt(index));
+        const learningRate = rateAt(index);
+        const result = runner.step(next.value, learningRate);
         result.catch(() => {}); // awaited in turn; if an earlier step fails first, this one is never read
-        return { size: next.value.size, result };
+        return { size: next.value.size, learningRate, result };
       };
       let inFlight = post(0);
       while (inFlight) {
         // Queued while the replicas compute this step, so they go on to it without waiting for this thread.
         const queued = post(batchIndex + 1);
         const { loss, hits } = await inFlight.result;
-        rate = rateAt(batchIndex);
+        rate = inFlight.learningRate;
         lossSum += loss * inFlight.size;
         correct += hits;
         seen += inFlight.size;
