@@ -36,6 +36,9 @@ const batchNorm: tf.GradConfig = {
 // backend has them (wasm: js-kernels.ts).
 export const TANH_GRAD = 'BirdgateTanhGrad';
 export const RELU_GRAD = 'BirdgateReluGrad';
+// BatchNorm's training pass and its gradient, each one kernel where a backend has them (batch-norm.ts).
+export const BATCH_NORM_TRAINING = 'BirdgateBatchNormTraining';
+export const BATCH_NORM_TRAINING_GRAD = 'BirdgateBatchNormTrainingGrad';
 
 /**
  * An activation's gradient from one saved tensor: the one-pass kernel where the backend has it, else

@@ -5,7 +5,7 @@
  * (docs/training-speed.md).
  */
 import * as tf from '@tensorflow/tfjs';
-import { RELU_GRAD, TANH_GRAD } from './gradients.ts';
+import { BATCH_NORM_TRAINING, BATCH_NORM_TRAINING_GRAD, RELU_GRAD, TANH_GRAD } from './gradients.ts';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
 
 // Eigen's float tanh: a 13/6 rational approximation, accurate to a few float32 ulps over the clamp range.
@@ -145,6 +145,12 @@ export function installJsKernels(
   replaceKernel('Add', perChannel(1));
   replaceKernel('Sub', perChannel(2));
   replaceKernel('FusedBatchNorm', batchNorm);
+  tf.registerKernel({ kernelName: BATCH_NORM_TRAINING, backendName: 'wasm', kernelFunc: batchNormTraining });
+  tf.registerKernel({
+    kernelName: BATCH_NORM_TRAINING_GRAD,
+    backendName: 'wasm',
+    kernelFunc: batchNormTrainingGrad,
+  });
 }
 
 /** Whether `row` is one entry per channel of `full` ([C] or [1,…,1,C]), broadcast down its other axes. */
@@ -192,9 +198,44 @@ function perChannel(op: 0 | 1 | 2) {
 }
 
 /**
- * Batch normalisation of NHWC activations with per-channel statistics as out = (x − mean)·k + offset,
- * where k = scale/√(variance+ε) is computed first for each channel: one SIMD pass where the wasm kernel
- * took 2 ms for a [32,32,32,16] tensor. Other shapes fall back.
+ * out = (x − mean)·k + offset, where k = scale/√(variance+ε) is folded first for each channel: one SIMD
+ * pass over NHWC activations with 4·c4 channels.
+ */
+function normalise(
+  backend: WasmHeapBackend,
+  x: tf.TensorInfo,
+  stats: { mean: tf.TensorInfo; variance: tf.TensorInfo; offset?: tf.TensorInfo; scale?: tf.TensorInfo },
+  epsilon: number,
+): tf.TensorInfo {
+  const channels = x.shape[x.shape.length - 1]!;
+  const out = backend.makeOutput(x.shape, 'float32');
+  const folded = backend.makeOutput([2 * channels], 'float32');
+  // Views taken after the allocations: the heap may have grown.
+  const kd = backend.typedArrayFromHeap(folded);
+  const v = backend.typedArrayFromHeap(stats.variance);
+  const o = stats.offset && backend.typedArrayFromHeap(stats.offset);
+  const g = stats.scale && backend.typedArrayFromHeap(stats.scale);
+  for (let c = 0; c < channels; c++) {
+    kd[c] = (g ? g[c]! : 1) / Math.sqrt(v[c]! + epsilon);
+    kd[channels + c] = o ? o[c]! : 0;
+  }
+  const at = heapOffset(backend, folded);
+  simdKernels(backend).channelAffine(
+    heapOffset(backend, x),
+    heapOffset(backend, stats.mean),
+    at,
+    at + 4 * channels,
+    heapOffset(backend, out),
+    tf.util.sizeFromShape(x.shape) / channels,
+    channels / 4,
+  );
+  backend.disposeData(folded.dataId);
+  return out;
+}
+
+/**
+ * FusedBatchNorm with per-channel statistics (normalise above), where the wasm kernel took 2 ms for a
+ * [32,32,32,16] tensor. Other shapes fall back.
  */
 function batchNorm(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
@@ -207,33 +248,90 @@ function batchNorm(original: tf.KernelFunc): tf.KernelFunc {
       channels % 4 === 0 &&
       perChannelInputs.every((t) => t.dtype === 'float32' && isChannelRow(t.shape, x!.shape));
     if (!fits) return original(args);
-    const backend = args.backend as WasmHeapBackend;
-    const out = backend.makeOutput(x!.shape, 'float32');
-    const folded = backend.makeOutput([2 * channels], 'float32');
-    // Views taken after the allocations: the heap may have grown.
-    const kd = backend.typedArrayFromHeap(folded);
-    const v = backend.typedArrayFromHeap(variance!);
-    const o = offset && backend.typedArrayFromHeap(offset);
-    const g = scale && backend.typedArrayFromHeap(scale);
-    for (let c = 0; c < channels; c++) {
-      kd[c] = (g ? g[c]! : 1) / Math.sqrt(v[c]! + varianceEpsilon);
-      kd[channels + c] = o ? o[c]! : 0;
-    }
-    const at = heapOffset(backend, folded);
-    const rows = tf.util.sizeFromShape(x!.shape) / channels;
-    simdKernels(backend).channelAffine(
-      heapOffset(backend, x!),
-      heapOffset(backend, mean!),
-      at,
-      at + 4 * channels,
-      heapOffset(backend, out),
-      rows,
-      channels / 4,
-    );
-    backend.disposeData(folded.dataId);
-    return out;
+    const stats = { mean: mean!, variance: variance!, offset, scale };
+    return normalise(args.backend as WasmHeapBackend, x!, stats, varianceEpsilon);
   };
 }
+
+/**
+ * BatchNorm's training pass (batch-norm.ts) on NHWC activations with channels in fours: the batch mean
+ * (sumRows), variance (centredSquareSums) and the normalised output, three passes over x.
+ */
+const batchNormTraining: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, scale, offset } = inputs as Record<'x' | 'scale' | 'offset', tf.TensorInfo>;
+  const { epsilon } = attrs as { epsilon: number };
+  const b = backend as WasmHeapBackend;
+  const channels = x.shape[x.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(x.shape) / channels;
+  const kernels = simdKernels(b);
+  const mean = b.makeOutput([channels], 'float32');
+  const variance = b.makeOutput([channels], 'float32');
+  kernels.sumRows(heapOffset(b, x), heapOffset(b, mean), rows, channels / 4);
+  const m = b.typedArrayFromHeap(mean);
+  for (let c = 0; c < channels; c++) m[c] = m[c]! / rows;
+  kernels.centredSquareSums(
+    heapOffset(b, x),
+    heapOffset(b, mean),
+    heapOffset(b, variance),
+    rows,
+    channels / 4,
+  );
+  const v = b.typedArrayFromHeap(variance);
+  for (let c = 0; c < channels; c++) v[c] = v[c]! / rows;
+  return [normalise(b, x, { mean, variance, offset, scale }, epsilon), mean, variance];
+};
+
+/**
+ * Its gradient in two passes: the sums Σdy and Σdy·(x − mean) (centredDotSums), then
+ * dx = γ/σ·(dy − Σdy/n − x̂·Σdy·x̂/n) with its per-channel factors folded (batchNormGrad).
+ */
+const batchNormTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, x, mean, variance, scale } = inputs as Record<
+    'dy' | 'x' | 'mean' | 'variance' | 'scale',
+    tf.TensorInfo
+  >;
+  const { epsilon } = attrs as { epsilon: number };
+  const b = backend as WasmHeapBackend;
+  const channels = x.shape[x.shape.length - 1]!;
+  const n = tf.util.sizeFromShape(x.shape) / channels;
+  const kernels = simdKernels(b);
+  const sums = b.makeOutput([2 * channels], 'float32');
+  const coef = b.makeOutput([3 * channels], 'float32');
+  const [dScale, dOffset] = [b.makeOutput([channels], 'float32'), b.makeOutput([channels], 'float32')];
+  const dx = b.makeOutput(x.shape, 'float32');
+  kernels.centredDotSums(
+    heapOffset(b, dy),
+    heapOffset(b, x),
+    heapOffset(b, mean),
+    heapOffset(b, sums),
+    n,
+    channels / 4,
+  );
+  const [s, k, v, g] = [sums, coef, variance, scale].map((t) => b.typedArrayFromHeap(t)) as Float32Array[];
+  const [ds, dof] = [b.typedArrayFromHeap(dScale), b.typedArrayFromHeap(dOffset)];
+  for (let c = 0; c < channels; c++) {
+    const rstd = 1 / Math.sqrt(v![c]! + epsilon);
+    const gr = g![c]! * rstd;
+    const [sumDy, sumDyCentred] = [s![c]!, s![channels + c]!];
+    dof[c] = sumDy;
+    ds[c] = sumDyCentred * rstd;
+    k![c] = gr; // dy's factor
+    k![channels + c] = (-gr * rstd * rstd * sumDyCentred) / n; // (x − mean)'s
+    k![2 * channels + c] = (-gr * sumDy) / n; // the constant
+  }
+  kernels.batchNormGrad(
+    heapOffset(b, dy),
+    heapOffset(b, x),
+    heapOffset(b, mean),
+    heapOffset(b, coef),
+    heapOffset(b, dx),
+    n,
+    channels / 4,
+  );
+  b.disposeData(sums.dataId);
+  b.disposeData(coef.dataId);
+  return [dx, dScale, dOffset];
+};
 
 /**
  * A float sum or mean over every axis but the last (the bias and BatchNorm gradients, BatchNorm's batch

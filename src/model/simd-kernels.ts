@@ -46,6 +46,12 @@ export interface SimdKernels {
   channelBinary(a: number, b: number, out: number, rows: number, c4: number, op: 0 | 1 | 2): void;
   /** out = (x − m)·k + d, m, k and d one row of 4·c4 floats each, broadcast down x's `rows` rows. */
   channelAffine(x: number, m: number, k: number, d: number, out: number, rows: number, c4: number): void;
+  /** dst = Σ over rows of (x − m)², m one row of 4·c4 floats (BatchNorm's variance, unscaled). */
+  centredSquareSums(x: number, m: number, dst: number, rows: number, c4: number): void;
+  /** dst = [Σ dy, Σ dy·(x − m)] over rows, each a row of 4·c4 floats (BatchNorm's gradient sums). */
+  centredDotSums(dy: number, x: number, m: number, dst: number, rows: number, c4: number): void;
+  /** out = dy·k + (x − m)·a + b, k, a and b consecutive rows of 4·c4 floats at `coef` (BatchNorm's dx). */
+  batchNormGrad(dy: number, x: number, m: number, coef: number, out: number, rows: number, c4: number): void;
   /** Winograd's filter transform U = G·g·Gᵀ of `pairs` (a multiple of 4) channel pairs: [3, 3, pairs] → [36, pairs]. */
   winogradFilterTransform(g: number, u: number, pairs: number): void;
   /** Its adjoint dW = Gᵀ·dU·G, [36, pairs] → [3, 3, pairs], for the filter gradient; overwrites du. */

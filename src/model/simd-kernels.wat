@@ -373,6 +373,93 @@
         (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
         (br $row))))
 
+  ;; BatchNorm's training pass in three passes over the activations (batch-norm.ts): sumRows for the
+  ;; mean, centredSquareSums for the variance, channelAffine to normalise; and its gradient in two,
+  ;; centredDotSums then batchNormGrad. Rows are pixels, 4·c4 channels a row; per-channel sums accumulate
+  ;; in dst, as in sumRows.
+
+  ;; dst[c] = Σ over rows of (x − m)², m one row of 4·c4 floats.
+  (func (export "centredSquareSums")
+    (param $x i32) (param $m i32) (param $dst i32) (param $rows i32) (param $c4 i32)
+    (local $j i32) (local $width i32) (local $v v128)
+    (local.set $width (i32.shl (local.get $c4) (i32.const 4)))
+    (memory.fill (local.get $dst) (i32.const 0) (local.get $width))
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $column
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $width)))
+            (local.set $v
+              (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $m) (local.get $j)))))
+            (v128.store (i32.add (local.get $dst) (local.get $j))
+              (f32x4.add (v128.load (i32.add (local.get $dst) (local.get $j))) (f32x4.mul (local.get $v) (local.get $v))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $column)))
+        (local.set $x (i32.add (local.get $x) (local.get $width)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+
+  ;; dst[c] = Σ dy and dst[C + c] = Σ dy·(x − m) over rows (C = 4·c4): what BatchNorm's offset and scale
+  ;; gradients are made of, in one pass over dy and x.
+  (func (export "centredDotSums")
+    (param $dy i32) (param $x i32) (param $m i32) (param $dst i32) (param $rows i32) (param $c4 i32)
+    (local $j i32) (local $width i32) (local $g v128) (local $at i32)
+    (local.set $width (i32.shl (local.get $c4) (i32.const 4)))
+    (memory.fill (local.get $dst) (i32.const 0) (i32.shl (local.get $width) (i32.const 1)))
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $column
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $width)))
+            (local.set $g (v128.load (i32.add (local.get $dy) (local.get $j))))
+            (local.set $at (i32.add (local.get $dst) (local.get $j)))
+            (v128.store (local.get $at) (f32x4.add (v128.load (local.get $at)) (local.get $g)))
+            (local.set $at (i32.add (local.get $at) (local.get $width)))
+            (v128.store (local.get $at)
+              (f32x4.add (v128.load (local.get $at))
+                (f32x4.mul (local.get $g)
+                  (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $m) (local.get $j)))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $column)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $width)))
+        (local.set $x (i32.add (local.get $x) (local.get $width)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+
+  ;; out = dy·k + (x − m)·a + b per channel, k, a and b three consecutive rows of 4·c4 floats at $coef:
+  ;; BatchNorm's input gradient γ/σ·(dy − mean(dy) − x̂·mean(dy·x̂)) with its per-channel factors folded.
+  (func (export "batchNormGrad")
+    (param $dy i32) (param $x i32) (param $m i32) (param $coef i32) (param $out i32) (param $rows i32) (param $c4 i32)
+    (local $j i32) (local $width i32) (local $at i32)
+    (local.set $width (i32.shl (local.get $c4) (i32.const 4)))
+    (block $done
+      (loop $row
+        (br_if $done (i32.eqz (local.get $rows)))
+        (local.set $j (i32.const 0))
+        (block $rowDone
+          (loop $column
+            (br_if $rowDone (i32.ge_u (local.get $j) (local.get $width)))
+            (local.set $at (i32.add (local.get $coef) (local.get $j)))
+            (v128.store (i32.add (local.get $out) (local.get $j))
+              (f32x4.add
+                (f32x4.add
+                  (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $j))) (v128.load (local.get $at)))
+                  (f32x4.mul
+                    (f32x4.sub (v128.load (i32.add (local.get $x) (local.get $j))) (v128.load (i32.add (local.get $m) (local.get $j))))
+                    (v128.load (i32.add (local.get $at) (local.get $width)))))
+                (v128.load (i32.add (local.get $at) (i32.shl (local.get $width) (i32.const 1))))))
+            (local.set $j (i32.add (local.get $j) (i32.const 16)))
+            (br $column)))
+        (local.set $dy (i32.add (local.get $dy) (local.get $width)))
+        (local.set $x (i32.add (local.get $x) (local.get $width)))
+        (local.set $out (i32.add (local.get $out) (local.get $width)))
+        (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+        (br $row))))
+
   ;; tanh's gradient dy·(1 − y²) from its output y, n4 groups of 4 floats: one pass instead of tfjs's three.
   (func (export "tanhGrad") (param $dy i32) (param $y i32) (param $dst i32) (param $n4 i32)
     (local $v v128)
