@@ -200,7 +200,7 @@ test('batch-norm gradient (broadcast, no tiles) matches finite differences', asy
 
 test('max-pool, tanh and ReLU (SIMD and JS kernels on the wasm heap) match cpu, gradients included', async () => {
   // 5 channels and 717 elements take the JS paths (channels not a multiple of 4, a tail of 1, for tanh and
-  // the activations' gradients); 8 channels the SIMD max-pool gradient. Ties (the 0s and 1s of the last
+  // the activations' gradients); 8 channels the SIMD max pool and its gradient. Ties (the 0s and 1s of the last
   // input) must go to the first in the window, and ReLU's gradient at exactly 0 is 0.
   const ties = () =>
     tf
@@ -220,6 +220,7 @@ test('max-pool, tanh and ReLU (SIMD and JS kernels on the wasm heap) match cpu, 
           const poolWeights = tf.linspace(0, 1, input.size / 4).reshape([n, h / 2, w / 2, c]);
           return [
             tf.tanh(input),
+            tf.maxPool(input as tf.Tensor4D, 2, 2, 'valid'),
             tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.tanh(v), weights)))(input),
             tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), weights)))(input),
             tf.grad((v: tf.Tensor) =>

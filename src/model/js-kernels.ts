@@ -62,20 +62,39 @@ function activationGrad(
   };
 }
 
-/** 2×2, stride 2, unpadded max-pool gradient (every pooling layer Birdgate builds); others fall back. */
+/** Whether a pooling kernel's attributes and input are a 2×2, stride-2, unpadded window over even sides. */
+function isPool2x2(attrs: tf.NamedAttrMap, x: tf.TensorInfo): boolean {
+  const { filterSize, strides, pad } = attrs as unknown as {
+    filterSize: number | number[];
+    strides: number | number[];
+    pad: unknown;
+  };
+  const two = (v: number | number[]) => (Array.isArray(v) ? v.every((n) => n === 2) : v === 2);
+  const [, h, w] = x.shape;
+  return two(filterSize) && two(strides) && pad === 'valid' && h! % 2 === 0 && w! % 2 === 0;
+}
+
+/** 2×2, stride-2 max pool (every pooling layer Birdgate builds) in SIMD; others fall back. */
+function maxPool(original: tf.KernelFunc): tf.KernelFunc {
+  return (args) => {
+    const x = args.inputs.x!;
+    const [n, h, w, c] = x.shape as [number, number, number, number];
+    if (x.dtype !== 'float32' || c % 4 !== 0 || !isPool2x2(args.attrs ?? {}, x)) return original(args);
+    const b = args.backend as WasmHeapBackend;
+    const out = b.makeOutput([n, h / 2, w / 2, c], 'float32');
+    simdKernels(b).maxPool2x2(heapOffset(b, x), heapOffset(b, out), n * (h / 2) * (w / 2), w / 2, c);
+    return out;
+  };
+}
+
+/** The 2×2, stride-2 max pool's gradient; other pools fall back. */
 function maxPoolGrad(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { inputs, backend, attrs } = args;
-    const { filterSize, strides, pad } = attrs as {
-      filterSize: number | number[];
-      strides: number | number[];
-      pad: unknown;
-    };
-    const two = (v: number | number[]) => (Array.isArray(v) ? v.every((n) => n === 2) : v === 2);
     const dy = inputs.dy!;
     const x = inputs.input!;
     const [n, h, w, c] = x.shape as [number, number, number, number];
-    if (!two(filterSize) || !two(strides) || pad !== 'valid' || h % 2 || w % 2) return original(args);
+    if (!isPool2x2(attrs ?? {}, x)) return original(args);
     const b = backend as WasmHeapBackend;
     const out = b.makeOutput(x.shape, 'float32');
     if (c % 4 === 0) {
@@ -137,6 +156,7 @@ export function installJsKernels(
     backendName: 'wasm',
     kernelFunc: activationGrad('x', 'reluGrad', (dy, x) => (x > 0 ? dy : 0)),
   });
+  replaceKernel('MaxPool', maxPool);
   replaceKernel('MaxPoolGrad', maxPoolGrad);
   replaceKernel('Transpose', transpose4);
   replaceKernel('Sum', overLeadingAxes(false));

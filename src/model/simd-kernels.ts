@@ -13,6 +13,8 @@ export interface SimdKernels {
   tanhGrad(dy: number, y: number, dst: number, n4: number): void;
   /** ReLU's gradient of `n4` groups of four floats: dy where x > 0, else 0. */
   reluGrad(dy: number, x: number, dst: number, n4: number): void;
+  /** 2×2, stride-2 max pool; `c` a multiple of 4, `windows` = n·(h/2)·(w/2). */
+  maxPool2x2(x: number, out: number, windows: number, halfW: number, c: number): void;
   /** 2×2, stride-2 max-pool gradient; `c` a multiple of 4, `windows` = n·(h/2)·(w/2). */
   maxPoolGrad2x2(x: number, dy: number, dx: number, windows: number, halfW: number, c: number): void;
   /** Column sums of a rows × (4·cols4) matrix into `dst`. */

@@ -95,6 +95,40 @@
             (local.set $dx (i32.add (local.get $dx) (i32.shl (local.get $pixel) (i32.const 1))))))
         (local.set $windows (i32.sub (local.get $windows) (i32.const 1)))
         (br $window))))
+  ;; 2×2, stride-2 max pool of NHWC activations, c a multiple of 4: each window's maximum (pmax: the
+  ;; plain comparison, one instruction where max's NaN rules take several). `windows` = n·(h/2)·(w/2).
+  (func (export "maxPool2x2")
+    (param $x i32) (param $out i32) (param $windows i32) (param $halfW i32) (param $c i32)
+    (local $row i32) (local $pixel i32) (local $col i32) (local $k i32) (local $off i32)
+    (local.set $pixel (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $row (i32.mul (local.get $pixel) (i32.shl (local.get $halfW) (i32.const 1))))
+    (block $done
+      (loop $window
+        (br_if $done (i32.eqz (local.get $windows)))
+        (local.set $k (i32.const 0))
+        (block $channelsDone
+          (loop $channels
+            (br_if $channelsDone (i32.ge_u (local.get $k) (local.get $pixel)))
+            (local.set $off (i32.add (local.get $x) (local.get $k)))
+            (v128.store (i32.add (local.get $out) (local.get $k))
+              (f32x4.pmax
+                (f32x4.pmax (v128.load (local.get $off)) (v128.load (i32.add (local.get $off) (local.get $pixel))))
+                (f32x4.pmax
+                  (v128.load (i32.add (local.get $off) (local.get $row)))
+                  (v128.load (i32.add (i32.add (local.get $off) (local.get $row)) (local.get $pixel))))))
+            (local.set $k (i32.add (local.get $k) (i32.const 16)))
+            (br $channels)))
+        (local.set $out (i32.add (local.get $out) (local.get $pixel)))
+        ;; next window: two pixels right, or at the end of a row pair, to the start of the next pair
+        (local.set $x (i32.add (local.get $x) (i32.shl (local.get $pixel) (i32.const 1))))
+        (local.set $col (i32.add (local.get $col) (i32.const 1)))
+        (if (i32.eq (local.get $col) (local.get $halfW))
+          (then
+            (local.set $col (i32.const 0))
+            (local.set $x (i32.add (local.get $x) (local.get $row)))))
+        (local.set $windows (i32.sub (local.get $windows) (i32.const 1)))
+        (br $window))))
+
   ;; Column sums of a rows × (4·cols4) matrix: dst[j] = Σ_i src[i, j], rows in order (as a sequential sum
   ;; over each column would add them). The bias and BatchNorm gradients reduce over all but the last axis.
   (func (export "sumRows") (param $src i32) (param $dst i32) (param $rows i32) (param $cols4 i32)
