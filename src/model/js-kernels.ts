@@ -275,7 +275,7 @@ function batchNorm(original: tf.KernelFunc): tf.KernelFunc {
 
 /**
  * BatchNorm's training pass (batch-norm.ts) on NHWC activations with channels in fours: the batch mean
- * (sumRows), variance (centredSquareSums) and the normalised output, three passes over x.
+ * (sumDownRows), variance (centredSquareSums) and the normalised output, three passes over x.
  */
 const batchNormTraining: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const { x, scale, offset } = inputs as Record<'x' | 'scale' | 'offset', tf.TensorInfo>;
@@ -283,13 +283,10 @@ const batchNormTraining: tf.KernelFunc = ({ inputs, backend, attrs }) => {
   const b = backend as WasmHeapBackend;
   const channels = x.shape[x.shape.length - 1]!;
   const rows = tf.util.sizeFromShape(x.shape) / channels;
-  const kernels = simdKernels(b);
   const mean = b.makeOutput([channels], 'float32');
   const variance = b.makeOutput([channels], 'float32');
-  kernels.sumRows(heapOffset(b, x), heapOffset(b, mean), rows, channels / 4);
-  const m = b.typedArrayFromHeap(mean);
-  for (let c = 0; c < channels; c++) m[c] = m[c]! / rows;
-  kernels.centredSquareSums(
+  sumDownRows(b, x, mean, true);
+  simdKernels(b).centredSquareSums(
     heapOffset(b, x),
     heapOffset(b, mean),
     heapOffset(b, variance),
@@ -327,17 +324,19 @@ const batchNormTrainingGrad: tf.KernelFunc = ({ inputs, backend, attrs }) => {
     n,
     channels / 4,
   );
-  const [s, k, v, g] = [sums, coef, variance, scale].map((t) => b.typedArrayFromHeap(t)) as Float32Array[];
-  const [ds, dof] = [b.typedArrayFromHeap(dScale), b.typedArrayFromHeap(dOffset)];
+  // Views taken after the allocations: the heap may have grown.
+  const [s, k, v, g, ds, dof] = [sums, coef, variance, scale, dScale, dOffset].map((t) =>
+    b.typedArrayFromHeap(t),
+  ) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
   for (let c = 0; c < channels; c++) {
-    const rstd = 1 / Math.sqrt(v![c]! + epsilon);
-    const gr = g![c]! * rstd;
-    const [sumDy, sumDyCentred] = [s![c]!, s![channels + c]!];
+    const rstd = 1 / Math.sqrt(v[c]! + epsilon);
+    const gr = g[c]! * rstd;
+    const [sumDy, sumDyCentred] = [s[c]!, s[channels + c]!];
     dof[c] = sumDy;
     ds[c] = sumDyCentred * rstd;
-    k![c] = gr; // dy's factor
-    k![channels + c] = (-gr * rstd * rstd * sumDyCentred) / n; // (x − mean)'s
-    k![2 * channels + c] = (-gr * sumDy) / n; // the constant
+    k[c] = gr; // dy's factor
+    k[channels + c] = (-gr * rstd * rstd * sumDyCentred) / n; // (x − mean)'s
+    k[2 * channels + c] = (-gr * sumDy) / n; // the constant
   }
   kernels.batchNormGrad(
     heapOffset(b, dy),
@@ -371,14 +370,20 @@ function overLeadingAxes(mean: boolean) {
       if (!leading || x.dtype !== 'float32' || columns === 0 || columns % 4 !== 0) return original(args);
       const b = backend as WasmHeapBackend;
       const out = b.makeOutput(keepDims ? [...axes.map(() => 1), columns] : [columns], 'float32');
-      const rows = tf.util.sizeFromShape(x.shape) / columns;
-      simdKernels(b).sumRows(heapOffset(b, x), heapOffset(b, out), rows, columns / 4);
-      if (mean) {
-        const sums = b.typedArrayFromHeap(out);
-        for (let j = 0; j < columns; j++) sums[j] = sums[j]! / rows;
-      }
+      sumDownRows(b, x, out, mean);
       return out;
     };
+}
+
+/** Sums (or means) of x down its rows into `out`, one per entry of its last axis (a multiple of 4). */
+function sumDownRows(b: WasmHeapBackend, x: tf.TensorInfo, out: tf.TensorInfo, mean: boolean): void {
+  const columns = x.shape[x.shape.length - 1]!;
+  const rows = tf.util.sizeFromShape(x.shape) / columns;
+  simdKernels(b).sumRows(heapOffset(b, x), heapOffset(b, out), rows, columns / 4);
+  if (mean) {
+    const sums = b.typedArrayFromHeap(out);
+    for (let j = 0; j < columns; j++) sums[j] = sums[j]! / rows;
+  }
 }
 
 /**
