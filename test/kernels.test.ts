@@ -8,7 +8,8 @@ import { setSeed } from '../src/model/seed.ts';
 import { withUnreadInputGradient } from '../src/model/wasm-kernels.ts';
 import { winogradApplies, winogradConv2d, winogradFilter, winogradFits } from '../src/model/winograd.ts';
 import { computeGradients } from '../src/train/steps.ts';
-import { WASM, assembleKernels } from '../scripts/build-kernels.ts';
+import { WASM, assembleKernels, unfuseMadds } from '../scripts/build-kernels.ts';
+import type { SimdKernels, WasmApi } from '../src/model/simd-kernels.ts';
 
 type GradFn = (inputs: number[][][][][]) => tf.Tensor[];
 
@@ -237,8 +238,56 @@ test('max-pool, tanh and ReLU (SIMD and JS kernels on the wasm heap) match cpu, 
   assertClose(cpu, wasm, 1e-6);
 });
 
-test('simd-kernels.wasm is what simd-kernels.wat assembles to (npm run build:kernels)', async () => {
-  assert.deepEqual(new Uint8Array(await readFile(WASM)), await assembleKernels());
+test('simd-kernels.wasm and -relaxed.wasm are what simd-kernels.wat assembles to (npm run build:kernels)', async () => {
+  const built = await assembleKernels();
+  assert.deepEqual(new Uint8Array(await readFile(WASM.relaxed)), built.relaxed);
+  assert.deepEqual(new Uint8Array(await readFile(WASM.plain)), built.plain);
+});
+
+test('the plain build spells out each fused multiply-add, nested operands included', () => {
+  assert.equal(
+    unfuseMadds(
+      '(local.set $a (f32x4.relaxed_madd (local.get $s)\n (v128.load offset=16 (local.get $b)) (local.get $a)))',
+    ),
+    '(local.set $a (f32x4.add (f32x4.mul (local.get $s) (v128.load offset=16 (local.get $b))) (local.get $a)))',
+  );
+  assert.throws(
+    () => unfuseMadds('(f32x4.relaxed_madd (local.get $s) (local.get $b))'),
+    /three operands|parenthesised/,
+  );
+});
+
+test('the relaxed and plain builds compute the same matrix products (the relaxed one is checked against cpu above)', async () => {
+  const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+  const builds = await Promise.all(
+    (['relaxed', 'plain'] as const).map(async (kind) => {
+      const memory = new wasm.Memory({ initial: 4 });
+      const instance = new wasm.Instance(new wasm.Module(await readFile(WASM[kind])), { tfjs: { memory } });
+      return { memory, kernels: instance.exports as SimdKernels };
+    }),
+  );
+  const random = Float32Array.from({ length: 32768 }, (_, i) => Math.sin(i * 12.9898) * 2);
+  const outputs = builds.map(({ memory, kernels }) => {
+    new Float32Array(memory.buffer).set(random);
+    // [12, 8] · [8, 16] on two planes (gemm4x8), and Σ over 12 rows of [12, 8]ᵀ · [12, 16] (tile4x8)
+    kernels.winogradGemm(0, 8192, 65536, 12, 8, 16, 12 * 8 * 4, 8 * 16 * 4, 12 * 16 * 4, 2);
+    kernels.winogradFilterGemm(0, 16384, 98304, 12, 8, 16, 12 * 8 * 4, 12 * 16 * 4, 2);
+    // a 3×3 filter gradient over 3 channels: rows of 9 (kx, ci) go four, four, then one (tile1x8)
+    kernels.padColumns(20000, 40000, 2 * 6, 6 * 3 * 4, 8 * 3 * 4, 3 * 4, 6 * 3 * 4);
+    kernels.filterGradient(40000, 50000, 110000, 2, 6, 6, 6, 3, 8, 3, 3, 1);
+    const f32 = new Float32Array(memory.buffer);
+    return [
+      f32.slice(65536 / 4, 65536 / 4 + 2 * 12 * 16),
+      f32.slice(98304 / 4, 98304 / 4 + 2 * 8 * 16),
+      f32.slice(110000 / 4, 110000 / 4 + 9 * 3 * 8),
+    ];
+  });
+  for (const out of outputs[0]!)
+    assert.ok(
+      out.some((v) => Math.abs(v) > 1),
+      'the products are not trivial',
+    );
+  assertClose(outputs[0]!, outputs[1]!, 1e-5);
 });
 
 test('rank-4 transposes (JS kernel on the wasm heap) match cpu for every permutation', async () => {

@@ -4,6 +4,7 @@
  * JS loops of js-kernels.ts do one (docs/training-speed.md).
  */
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import type * as tf from '@tensorflow/tfjs';
 
 export interface SimdKernels {
@@ -124,17 +125,19 @@ export interface SimdKernels {
 }
 
 /** The WebAssembly API, which this project's type libraries (Node's, no DOM) leave undeclared. */
-interface WasmApi {
+export interface WasmApi {
   Memory: new (descriptor: { initial: number }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: Record<string, Record<string, unknown>>) => { exports: unknown };
+  validate(bytes: Uint8Array): boolean;
 }
 export interface WasmMemory {
   readonly buffer: ArrayBuffer;
   /** Adds 64 KiB pages; views of the old buffer are detached. */
   grow(pages: number): number;
 }
-const { Memory, Module, Instance } = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+const { Memory, Module, Instance, validate } = (globalThis as unknown as { WebAssembly: WasmApi })
+  .WebAssembly;
 
 /**
  * What Birdgate's kernels use of the wasm backend beyond tfjs's KernelBackend: its memory, where each
@@ -149,7 +152,21 @@ export type WasmHeapBackend = tf.KernelBackend & {
   incRef(dataId: object): void;
 };
 
-const module = new Module(readFileSync(new URL('./simd-kernels.wasm', import.meta.url)));
+/**
+ * The build with relaxed SIMD's fused multiply-add in the matrix loops where the runtime takes it (20–30 %
+ * more multiply-adds a second on this project's machine: docs/training-speed.md), else the plain build.
+ * Node 20's V8 has relaxed SIMD behind a flag (on by default from V8 11.4: Node 22, Electron 25); V8 reads
+ * it when it compiles a module, so setting it here, before the first compile, is enough.
+ */
+function kernelModule(): object {
+  const relaxed = readFileSync(new URL('./simd-kernels-relaxed.wasm', import.meta.url));
+  if (!validate(relaxed)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return new Module(
+    validate(relaxed) ? relaxed : readFileSync(new URL('./simd-kernels.wasm', import.meta.url)),
+  );
+}
+
+const module = kernelModule();
 const instances = new WeakMap<object, SimdKernels>();
 
 export function simdKernels(backend: WasmHeapBackend): SimdKernels {
