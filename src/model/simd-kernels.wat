@@ -5,7 +5,8 @@
   (import "tfjs" "memory" (memory 0))
 
   ;; tanh of n4 groups of 4 floats: Eigen's float32 13/6 rational approximation, as fastTanh in
-  ;; js-kernels.ts, computed in float32 (Eigen computes it so too); |x| < 4e-4 passes x through.
+  ;; js-kernels.ts, computed in float32 (Eigen computes it so too, its Horner steps fused where the CPU
+  ;; can, as in the relaxed build here); |x| < 4e-4 passes x through.
   (func (export "tanh") (param $src i32) (param $dst i32) (param $n4 i32)
     (local $x v128) (local $x2 v128) (local $p v128) (local $q v128)
     (block $done
@@ -18,18 +19,18 @@
         (local.set $x2 (f32x4.mul (local.get $x) (local.get $x)))
         ;; p = x * (((((((a0 x2 + a1) x2 + a2) x2 + a3) x2 + a4) x2 + a5) x2 + a6)
         (local.set $p (f32x4.splat (f32.const -2.76076847742355e-16)))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (f32x4.splat (f32.const 2.00018790482477e-13))))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (f32x4.splat (f32.const -8.60467152213735e-11))))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (f32x4.splat (f32.const 5.12229709037114e-8))))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (f32x4.splat (f32.const 1.48572235717979e-5))))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (f32x4.splat (f32.const 6.37261928875436e-4))))
-        (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (f32x4.splat (f32.const 4.89352455891786e-3))))
+        (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $x2) (f32x4.splat (f32.const 2.00018790482477e-13))))
+        (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $x2) (f32x4.splat (f32.const -8.60467152213735e-11))))
+        (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $x2) (f32x4.splat (f32.const 5.12229709037114e-8))))
+        (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $x2) (f32x4.splat (f32.const 1.48572235717979e-5))))
+        (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $x2) (f32x4.splat (f32.const 6.37261928875436e-4))))
+        (local.set $p (f32x4.relaxed_madd (local.get $p) (local.get $x2) (f32x4.splat (f32.const 4.89352455891786e-3))))
         (local.set $p (f32x4.mul (local.get $p) (local.get $x)))
         ;; q = ((b0 x2 + b1) x2 + b2) x2 + b3
         (local.set $q (f32x4.splat (f32.const 1.19825839466702e-6)))
-        (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $x2)) (f32x4.splat (f32.const 1.18534705686654e-4))))
-        (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $x2)) (f32x4.splat (f32.const 2.268434632439e-3))))
-        (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $x2)) (f32x4.splat (f32.const 4.89352518554385e-3))))
+        (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $x2) (f32x4.splat (f32.const 1.18534705686654e-4))))
+        (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $x2) (f32x4.splat (f32.const 2.268434632439e-3))))
+        (local.set $q (f32x4.relaxed_madd (local.get $q) (local.get $x2) (f32x4.splat (f32.const 4.89352518554385e-3))))
         (v128.store (local.get $dst)
           (v128.bitselect
             (local.get $x)
