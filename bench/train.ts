@@ -48,7 +48,7 @@ for await (const backend of loadableBackends(values.backends)) {
       onEvent: (e) => {
         if (e.type !== 'batch') return;
         // The first step pays for kernel set-up and allocation: time from its end.
-        if (e.batch === 1) firstBatchAt = performance.now();
+        if (e.step === 1) firstBatchAt = performance.now();
         else timed += BATCH;
         lastBatchAt = performance.now();
       },

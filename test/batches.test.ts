@@ -34,6 +34,31 @@ test('the shuffle is seeded: same seed and epoch → same order; next epoch → 
   );
 });
 
+test('an epoch of a subset has exactly those images, each batch saying which ones it holds', () => {
+  const data = syntheticImages(20);
+  const loader = new BatchLoader(data, { batchSize: 4, shuffle: true, seed: 2 });
+  const subset = Uint32Array.from([17, 3, 8, 11, 0, 19]);
+  const batches = [...loader.epoch(3, subset)];
+  assert.deepEqual(
+    batches.map((b) => b.size),
+    [4, 2],
+  );
+  const indices = batches.flatMap((b) => [...b.indices]);
+  assert.deepEqual(
+    [...indices].sort((a, b) => a - b),
+    [0, 3, 8, 11, 17, 19],
+  );
+  const normalized = normalizeAll(data);
+  batches.forEach((b) =>
+    b.indices.forEach((index, i) => {
+      assert.equal(b.labels[i], data.labels[index]);
+      const image = (array: Float32Array, at: number) =>
+        array.subarray(at * PIXELS_PER_IMAGE, (at + 1) * PIXELS_PER_IMAGE);
+      assert.deepEqual(image(b.x, i), image(normalized, index));
+    }),
+  );
+});
+
 test('without shuffle or augmentation, batches are the normalised images in order', () => {
   const data = syntheticImages(5);
   const loader = new BatchLoader(data, { batchSize: 5 });

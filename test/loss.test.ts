@@ -17,9 +17,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       (z: tf.Tensor) => tf.losses.softmaxCrossEntropy(oneHot, z) as tf.Scalar,
     )(x);
     let hits = -1;
+    let losses: Float32Array = new Float32Array(0);
     const ours = tf.valueAndGrad((z: tf.Tensor) => {
       const result = crossEntropy(z as tf.Tensor2D, labels);
-      hits = result.hits;
+      ({ hits, losses } = result);
       return result.loss;
     })(x);
     assert.ok(Number.isFinite(ours.value.dataSync()[0]!));
@@ -28,6 +29,17 @@ for (const backend of ['cpu', 'wasm'] as const) {
     a.forEach((g, i) => assert.ok(Math.abs(g - b[i]!) < 1e-6, `gradient ${i}: ${g} against ${b[i]}`));
     // Every row but the tie, which counts as airplane and is labelled bird.
     assert.equal(hits, 5);
+    // Each row's own loss, −log softmax of its label: log(1 + e^(other − own)) for two classes.
+    labels.forEach((label, i) => {
+      const [own, other] = [logits[2 * i + label]!, logits[2 * i + 1 - label]!];
+      const expected = Math.log1p(Math.exp(other - own));
+      assert.ok(
+        Math.abs(losses[i]! - expected) < 1e-6 * (1 + expected),
+        `row ${i}: ${losses[i]}, ${expected}`,
+      );
+    });
+    const mean = losses.reduce((sum, l) => sum + l, 0) / labels.length;
+    assert.ok(Math.abs(mean - ours.value.dataSync()[0]!) < 1e-4);
     tf.dispose([x, oneHot, reference.value, reference.grad, ours.value, ours.grad]);
   });
 }

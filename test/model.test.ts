@@ -10,7 +10,8 @@ import { loadModel, newMetadata, saveModel, type ModelMetadata } from '../src/mo
 import { inferenceGraph } from '../src/model/inference-graph.ts';
 import { predictBird } from '../src/model/predict.ts';
 import { setSeed } from '../src/model/seed.ts';
-import { parallelRunner } from '../src/train/steps.ts';
+import type { Sampling } from '../src/train/hard-examples.ts';
+import { localRunner, parallelRunner } from '../src/train/steps.ts';
 import { evaluate, train } from '../src/train/trainer.ts';
 import { BatchLoader } from '../src/data/batches.ts';
 import { syntheticImages, tempDir } from './helpers/fixtures.ts';
@@ -175,6 +176,31 @@ for (const backend of ['wasm', 'cpu'] as const) {
   });
 }
 
+test('after two whole epochs each epoch trains on half the images; progress counts the steps of the run', async () => {
+  await selectBackend('wasm');
+  const data = syntheticImages(256, 1);
+  const run = async (sampling: Sampling) => {
+    const steps: { epoch: number; step: number; totalSteps: number }[] = [];
+    await train(buildModel('mlp'), data, syntheticImages(64, 2), {
+      epochs: 4,
+      batchSize: 32,
+      sampling,
+      workers: 1,
+      onEvent: (e) => {
+        if (e.type === 'batch') steps.push(e);
+      },
+    });
+    const perEpoch = [0, 1, 2, 3].map((epoch) => steps.filter((s) => s.epoch === epoch).length);
+    return { perEpoch, last: steps.at(-1)! };
+  };
+  const hard = await run('hard');
+  assert.deepEqual(hard.perEpoch, [8, 8, 4, 4]);
+  assert.deepEqual([hard.last.step, hard.last.totalSteps], [24, 24]);
+  const all = await run('all');
+  assert.deepEqual(all.perEpoch, [8, 8, 8, 8]);
+  assert.deepEqual([all.last.step, all.last.totalSteps], [32, 32]);
+});
+
 test('the CNN trains on wasm (convolution gradients included) and beats chance', async () => {
   await selectBackend('wasm');
   const result = await train(buildModel('cnn'), syntheticImages(256, 3), syntheticImages(64, 4), {
@@ -221,12 +247,35 @@ test('data-parallel training on two worker threads follows the same path as one 
   );
 });
 
+test("two replicas report each image's loss in the batch's order, as one thread does", async () => {
+  await selectBackend('wasm');
+  const model = buildModel('mlp');
+  const [batch] = new BatchLoader(syntheticImages(11, 7), { batchSize: 11 }).epoch(0);
+  const runner = await parallelRunner(model, 'adam', 2);
+  try {
+    const parallel = await runner.step(batch!, 0);
+    const local = await localRunner(model, 'adam').step(batch!, 0);
+    assert.equal(parallel.losses.length, 11);
+    assert.ok(new Set(local.losses).size > 5, 'the images have losses of their own');
+    local.losses.forEach((loss, i) =>
+      assert.ok(Math.abs(loss - parallel.losses[i]!) < 1e-5, `image ${i}: ${loss} vs ${parallel.losses[i]}`),
+    );
+  } finally {
+    await runner.dispose();
+  }
+});
+
 test('a replica that fails a step fails the step, and the other one is not left waiting for it', async () => {
   await selectBackend('wasm');
   const runner = await parallelRunner(buildModel('mlp'), 'adam', 2);
   try {
     // Pixels for three images, not four: the second replica cannot make its half of the batch.
-    const batch = { x: new Float32Array(3 * PIXELS_PER_IMAGE), labels: new Uint8Array(4), size: 4 };
+    const batch = {
+      x: new Float32Array(3 * PIXELS_PER_IMAGE),
+      labels: new Uint8Array(4),
+      size: 4,
+      indices: new Uint32Array(4),
+    };
     await assert.rejects(runner.step(batch, 1e-3), /training worker failed/);
   } finally {
     await runner.dispose(); // the first replica is blocked at the exchange: disposing must still end it

@@ -36,14 +36,8 @@ export class TrainingRunner extends EventEmitter<{ status: [TrainingStatus]; fin
     this.update({ state: 'running', mode: request.mode, epochs: [], message: 'Loading data…' });
     const worker = spawnTsWorker(new URL('./training-worker.ts', import.meta.url), { ...request });
     this.worker = worker;
-    let total = 0;
     worker.on('message', (message: TrainingMessage) => {
-      if (message.kind === 'event')
-        this.onTrainEvent(
-          message.event,
-          (t) => (total = t),
-          () => total,
-        );
+      if (message.kind === 'event') this.onTrainEvent(message.event);
       else if (message.kind === 'done') {
         this.result = message.result;
         const { candidate, previous, evaluation, disagreements, notes } = message.result;
@@ -78,16 +72,12 @@ export class TrainingRunner extends EventEmitter<{ status: [TrainingStatus]; fin
     return this.state;
   }
 
-  private onTrainEvent(event: TrainEvent, setTotal: (n: number) => void, total: () => number) {
+  private onTrainEvent(event: TrainEvent) {
     if (event.type === 'start') {
-      setTotal(event.epochs * event.batchesPerEpoch);
       this.update({ ...this.state, message: `Training on ${event.trainImages} images` });
     } else if (event.type === 'batch') {
-      const done = event.epoch * event.batchesPerEpoch + event.batch;
-      this.update({
-        ...this.state,
-        progress: { done, total: total(), etaSec: event.etaSec, loss: event.loss },
-      });
+      const { step: done, totalSteps: total, etaSec, loss } = event;
+      this.update({ ...this.state, progress: { done, total, etaSec, loss } });
     } else if (event.type === 'epoch') {
       const { epoch, trainLoss, trainAccuracy, validationAccuracy } = event;
       // The trainer counts epochs from 0; people (and the Training page's "Epoch N") count from 1.

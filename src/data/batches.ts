@@ -10,6 +10,8 @@ export interface Batch {
   x: Float32Array;
   labels: Uint8Array;
   size: number;
+  /** Which images of the data set these are, in order. */
+  indices: Uint32Array;
 }
 
 export interface BatchOptions {
@@ -107,21 +109,28 @@ export class BatchLoader {
     return this.data.count;
   }
 
-  batchesPerEpoch(): number {
-    return Math.ceil(this.data.count / this.options.batchSize);
+  /** Batches in an epoch of `images` images (by default all of them). */
+  batchesFor(images = this.data.count): number {
+    return Math.ceil(images / this.options.batchSize);
   }
 
-  /** The batches of one epoch; the same seed and epoch always give the same order and augmentation. */
-  *epoch(epoch = 0): Generator<Batch> {
+  /**
+   * The batches of one epoch, of all images or of `subset` (indices into the data); the same seed, epoch and
+   * subset always give the same order and augmentation.
+   */
+  *epoch(epoch = 0, subset?: Uint32Array): Generator<Batch> {
     const { batchSize, shuffle = false, augment = false, seed = 0 } = this.options;
     const random = seededRandom(seed * 100003 + epoch);
-    const order = shuffle ? shuffledIndices(this.data.count, random) : identityOrder(this.data.count);
+    const count = subset?.length ?? this.data.count;
+    const positions = shuffle ? shuffledIndices(count, random) : identityOrder(count);
+    const order = subset ? positions.map((i) => subset[i]!) : positions;
     for (let start = 0; start < order.length; start += batchSize) {
       const size = Math.min(batchSize, order.length - start);
       const x = new Float32Array(size * PIXELS_PER_IMAGE);
       const labels = new Uint8Array(size);
+      const indices = order.slice(start, start + size);
       for (let i = 0; i < size; i++) {
-        const index = order[start + i]!;
+        const index = indices[i]!;
         labels[i] = this.data.labels[index]!;
         const src = this.normalized.subarray(index * PIXELS_PER_IMAGE, (index + 1) * PIXELS_PER_IMAGE);
         if (augment) {
@@ -132,7 +141,7 @@ export class BatchLoader {
           x.set(src, i * PIXELS_PER_IMAGE);
         }
       }
-      yield { x, labels, size };
+      yield { x, labels, size, indices };
     }
   }
 }

@@ -11,6 +11,8 @@ export interface LossResult {
   loss: tf.Scalar;
   /** Rows whose larger logit is the label (ties count as airplane). */
   hits: number;
+  /** Each row's cross-entropy (what the hard-example sampling ranks images by). */
+  losses: Float32Array;
 }
 
 /** `logits` [n, classes]; `labels` n class indices. */
@@ -18,6 +20,7 @@ export function crossEntropy(logits: tf.Tensor2D, labels: ArrayLike<number>): Lo
   const [n, classes] = logits.shape;
   const z = logits.dataSync();
   const gradient = new Float32Array(n * classes);
+  const losses = new Float32Array(n);
   let total = 0;
   let hits = 0;
   for (let i = 0; i < n; i++) {
@@ -29,7 +32,9 @@ export function crossEntropy(logits: tf.Tensor2D, labels: ArrayLike<number>): Lo
     for (let j = 0; j < classes; j++) sum += Math.exp(z[row + j]! - max);
     const logSum = max + Math.log(sum);
     const label = labels[i]!;
-    total += logSum - z[row + label]!;
+    const rowLoss = logSum - z[row + label]!;
+    losses[i] = rowLoss;
+    total += rowLoss;
     if (best === label) hits++;
     for (let j = 0; j < classes; j++) {
       gradient[row + j] = (Math.exp(z[row + j]! - logSum) - (j === label ? 1 : 0)) / n;
@@ -39,5 +44,5 @@ export function crossEntropy(logits: tf.Tensor2D, labels: ArrayLike<number>): Lo
     value: tf.scalar(total / n),
     gradFunc: (dy) => tf.mul(dy, tf.tensor2d(gradient, (x as tf.Tensor2D).shape)),
   }));
-  return { loss: op(logits) as tf.Scalar, hits };
+  return { loss: op(logits) as tf.Scalar, hits, losses };
 }

@@ -18,6 +18,8 @@ import { applyToVariables, makeOptimizer } from './optimizers.ts';
 export interface StepResult {
   loss: number;
   hits: number;
+  /** Each image's loss, in the batch's order. */
+  losses: Float32Array;
 }
 
 export interface StepRunner {
@@ -44,20 +46,21 @@ function firstConvolution(model: tf.LayersModel, batchSize: number): Convolution
 /** Forward and backward pass for one batch: cross-entropy on the logits (log-softmax + NLL). */
 export function computeGradients(
   logits: tf.LayersModel,
-  batch: Batch,
+  batch: Pick<Batch, 'x' | 'labels' | 'size'>,
 ): StepResult & { grads: tf.NamedTensorMap } {
   let hits = 0;
+  let losses: Float32Array = new Float32Array(0);
   const x = tf.tensor4d(batch.x, [batch.size, IMAGE_SIZE, IMAGE_SIZE, CHANNELS]);
   const { value, grads } = withUnreadInputGradient(firstConvolution(logits, batch.size), () =>
     tf.variableGrads(() => {
       const result = crossEntropy(logits.apply(x, { training: true }) as tf.Tensor2D, batch.labels);
-      hits = result.hits;
+      ({ hits, losses } = result);
       return result.loss;
     }),
   );
   const loss = value.dataSync()[0]!;
   tf.dispose([x, value]);
-  return { loss, hits, grads };
+  return { loss, hits, losses, grads };
 }
 
 /** Lengths of a model's gradient arrays: one per trainable weight, in order. */
@@ -78,9 +81,9 @@ export function localRunner(model: tf.LayersModel, optimizerName: OptimizerName)
   const optimizer = makeOptimizer(optimizerName);
   return {
     async step(batch, learningRate) {
-      const { loss, hits, grads } = computeGradients(logits, batch);
+      const { grads, ...result } = computeGradients(logits, batch);
       applyToVariables(optimizer, logits.trainableWeights, gradientArrays(logits, grads), learningRate);
-      return { loss, hits };
+      return result;
     },
     async predict(x) {
       return predictBirdNow(model, x);
@@ -117,7 +120,7 @@ export type WorkerRequest =
   | { kind: 'predict'; x: Float32Array };
 export type WorkerReply =
   | { kind: 'ready' }
-  | { kind: 'step'; loss: number; hits: number }
+  | ({ kind: 'step' } & StepResult)
   | { kind: 'weights'; weights: Float32Array[] }
   | { kind: 'predict'; pBird: Float32Array }
   | { kind: 'error'; message: string };
@@ -226,9 +229,12 @@ export async function parallelRunner(
           return handles[i]!.ask(request, 'step', [x.buffer, labels.buffer]);
         }),
       );
+      const losses = new Float32Array(batch.size);
+      replies.forEach((reply, i) => losses.set(reply.losses, shards[i]!.from));
       return {
         loss: replies.reduce((sum, reply, i) => sum + reply.loss * shares[i]!, 0),
         hits: replies.reduce((sum, reply) => sum + reply.hits, 0),
+        losses,
       };
     },
     async predict(x) {

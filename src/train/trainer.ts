@@ -1,13 +1,15 @@
 /**
  * The training loop: shuffled, optionally augmented minibatches; cross-entropy on the logits under the
- * softmax (log-softmax + NLL); SGD or Adam under a learning-rate schedule; validation accuracy each epoch;
- * the best epoch's weights kept. Everything observable goes out as events (CLI progress bar, UI charts).
+ * softmax (log-softmax + NLL); SGD or Adam under a learning-rate schedule; after two whole epochs, epochs
+ * of the harder half of the images (hard-examples.ts); validation accuracy each epoch; the best epoch's
+ * weights kept. Everything observable goes out as events (CLI progress bar, UI charts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchLoader, normalizeAll } from '../data/batches.ts';
 import type { LabeledImages } from '../data/labels.ts';
 import { predictBirdNow } from '../model/predict.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
+import { HardExampleSampler, type Sampling } from './hard-examples.ts';
 import { DEFAULT_LEARNING_RATE, type OptimizerName } from './optimizers.ts';
 import { learningRateAt, type Schedule } from './schedule.ts';
 import { localRunner, parallelRunner, workersFor } from './steps.ts';
@@ -28,6 +30,8 @@ export interface TrainOptions {
   learningRate?: number;
   schedule?: Schedule;
   augment?: boolean;
+  /** 'hard' (the default): after two whole epochs, each epoch trains on half the images, the harder ones. */
+  sampling?: Sampling;
   seed?: number;
   /** Data-parallel worker threads (1 = train on this thread); default: per model size, see workersFor. */
   workers?: number;
@@ -45,12 +49,13 @@ export interface EpochResult {
 }
 
 export type TrainEvent =
-  | { type: 'start'; epochs: number; batchesPerEpoch: number; trainImages: number; validationImages: number }
+  | { type: 'start'; epochs: number; totalSteps: number; trainImages: number; validationImages: number }
   | {
       type: 'batch';
       epoch: number;
-      batch: number;
-      batchesPerEpoch: number;
+      /** Steps done in the whole run, and of how many. */
+      step: number;
+      totalSteps: number;
       loss: number;
       samplesPerSec: number;
       etaSec: number;
@@ -93,6 +98,7 @@ export async function train(
     optimizer: optimizerName = 'adam',
     schedule = 'one-cycle',
     augment = true,
+    sampling = 'hard',
     seed = 1,
     workers = workersFor(model),
     signal,
@@ -100,8 +106,10 @@ export async function train(
   } = options;
   const peakRate = options.learningRate ?? DEFAULT_LEARNING_RATE[optimizerName];
   const loader = new BatchLoader(trainSet, { batchSize, shuffle: true, augment, seed });
-  const batchesPerEpoch = loader.batchesPerEpoch();
-  const totalSteps = epochs * batchesPerEpoch;
+  const sampler = sampling === 'hard' ? new HardExampleSampler(trainSet.count, seed) : undefined;
+  const stepsIn = (epoch: number) => loader.batchesFor(sampler?.imagesIn(epoch));
+  let totalSteps = 0;
+  for (let epoch = 0; epoch < epochs; epoch++) totalSteps += stepsIn(epoch);
   const runner =
     workers > 1 ? await parallelRunner(model, optimizerName, workers) : localRunner(model, optimizerName);
   const started = performance.now();
@@ -109,12 +117,13 @@ export async function train(
   const validationX = normalizeAll(validationSet);
   let best: { epoch: number; metrics: Metrics; weights: tf.Tensor[] } | undefined;
   let samplesSeen = 0;
+  let stepsDone = 0;
   let cancelled = false;
 
   onEvent({
     type: 'start',
     epochs,
-    batchesPerEpoch,
+    totalSteps,
     trainImages: trainSet.count,
     validationImages: validationSet.count,
   });
@@ -124,11 +133,9 @@ export async function train(
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
-      let batchIndex = 0;
       let rate = peakRate;
-      const batches = loader.epoch(epoch);
-      const rateAt = (index: number) =>
-        learningRateAt(schedule, peakRate, epoch * batchesPerEpoch + index, totalSteps);
+      const batches = loader.epoch(epoch, sampler?.subset(epoch));
+      const rateAt = (step: number) => learningRateAt(schedule, peakRate, step, totalSteps);
       /** Builds the next batch and queues its step; nothing once cancelled or at the end of the epoch. */
       const post = (index: number) => {
         if (signal?.aborted) cancelled = true;
@@ -137,29 +144,30 @@ export async function train(
         const learningRate = rateAt(index);
         const result = runner.step(next.value, learningRate);
         result.catch(() => {}); // awaited in turn; if an earlier step fails first, this one is never read
-        return { size: next.value.size, learningRate, result };
+        return { indices: next.value.indices, size: next.value.size, learningRate, result };
       };
-      let inFlight = post(0);
+      let inFlight = post(stepsDone);
       while (inFlight) {
         // Queued while the replicas compute this step, so they go on to it without waiting for this thread.
-        const queued = post(batchIndex + 1);
-        const { loss, hits } = await inFlight.result;
+        const queued = post(stepsDone + 1);
+        const { loss, hits, losses } = await inFlight.result;
+        sampler?.record(inFlight.indices, losses);
         rate = inFlight.learningRate;
         lossSum += loss * inFlight.size;
         correct += hits;
         seen += inFlight.size;
         samplesSeen += inFlight.size;
-        batchIndex++;
+        stepsDone++;
         const elapsed = (performance.now() - started) / 1000;
         const samplesPerSec = samplesSeen / elapsed;
         onEvent({
           type: 'batch',
           epoch,
-          batch: batchIndex,
-          batchesPerEpoch,
+          step: stepsDone,
+          totalSteps,
           loss,
           samplesPerSec,
-          etaSec: ((totalSteps - epoch * batchesPerEpoch - batchIndex) * batchSize) / samplesPerSec,
+          etaSec: ((totalSteps - stepsDone) * batchSize) / samplesPerSec,
         });
         inFlight = queued;
         await yieldToEventLoop();

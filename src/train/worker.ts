@@ -40,7 +40,10 @@ async function handle(request: WorkerRequest): Promise<void> {
       const own = request.size > 0 ? computeGradients(logits, request) : undefined;
       const grads = exchange.average(own && gradientArrays(logits, own.grads), request.shares);
       applyToVariables(optimizer, logits.trainableWeights, grads, request.learningRate);
-      reply({ kind: 'step', loss: own?.loss ?? 0, hits: own?.hits ?? 0 });
+      const losses = own?.losses ?? new Float32Array(0);
+      reply({ kind: 'step', loss: own?.loss ?? 0, hits: own?.hits ?? 0, losses }, [
+        losses.buffer as ArrayBuffer,
+      ]);
       return;
     }
     case 'weights':

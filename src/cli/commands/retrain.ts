@@ -44,9 +44,8 @@ export function retrainCommand(): Command {
         backend,
         signal: abort.signal,
         onEvent: (e) => {
-          if (e.type === 'batch')
-            bar?.update(e.epoch * e.batchesPerEpoch + e.batch, undefined, { loss: e.loss.toFixed(3) });
-          if (e.type === 'start') bar?.update(0, e.epochs * e.batchesPerEpoch, { loss: '–' });
+          if (e.type === 'batch') bar?.update(e.step, undefined, { loss: e.loss.toFixed(3) });
+          if (e.type === 'start') bar?.update(0, e.totalSteps, { loss: '–' });
         },
       });
       bar?.stop();

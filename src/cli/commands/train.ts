@@ -3,6 +3,7 @@ import { loadCifar } from '../../data/cifar.ts';
 import { ARCHITECTURES, buildModel, type Architecture } from '../../model/architectures.ts';
 import { BACKENDS, selectBackend, type BackendChoice } from '../../model/backend.ts';
 import { saveModel } from '../../model/model-files.ts';
+import { SAMPLINGS, type Sampling } from '../../train/hard-examples.ts';
 import { metadataOfRun } from '../../train/run-metadata.ts';
 import { SCHEDULES, type Schedule } from '../../train/schedule.ts';
 import { DEFAULT_BATCH_SIZE, train, type OptimizerName } from '../../train/trainer.ts';
@@ -24,6 +25,11 @@ export function trainCommand(): Command {
       new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES).default('one-cycle'),
     )
     .option('--no-augment', 'turn off random crop and flip')
+    .addOption(
+      new Option('--sampling <how>', 'after two epochs, train each epoch on the harder half (hard) or on all')
+        .choices(SAMPLINGS)
+        .default('hard'),
+    )
     .option('--seed <n>', 'random seed (shuffle, augmentation, initial weights)', integer, 1)
     .option(
       '--workers <n>',
@@ -57,13 +63,13 @@ export function trainCommand(): Command {
         learningRate: opts.lr,
         schedule: opts.schedule as Schedule,
         augment: opts.augment,
+        sampling: opts.sampling as Sampling,
         seed: opts.seed,
         workers: opts.workers,
         signal: abort.signal,
         onEvent: (event) => {
           if (event.type === 'batch' && bar) {
-            const total = opts.epochs * event.batchesPerEpoch;
-            bar.update(event.epoch * event.batchesPerEpoch + event.batch, total, {
+            bar.update(event.step, event.totalSteps, {
               epoch: `${event.epoch + 1}/${opts.epochs}`,
               loss: event.loss.toFixed(3),
               val: lastVal,
