@@ -18,10 +18,13 @@ import { loadLocalSet, MIN_LOCAL_LABELS, oversample, subset, type LabeledFile } 
 
 export type RetrainMode = 'fine-tune' | 'scratch';
 
-/** Defaults sized so a fine-tune on 10,000 CIFAR + 500 local images takes well under a minute. */
+/**
+ * Defaults sized so a fine-tune on 10,000 CIFAR + 500 local images takes well under a minute, and a model
+ * from scratch several minutes on two cores (epochs after the second train on half the images).
+ */
 export const RETRAIN_DEFAULTS = {
   'fine-tune': { epochs: 3, learningRate: 5e-4, cifarImages: 2500 },
-  scratch: { epochs: 30, learningRate: 2e-3, cifarImages: Infinity },
+  scratch: { epochs: 50, learningRate: 2e-3, cifarImages: Infinity },
 } as const;
 /** Local images make up about this share of each epoch, however few there are. */
 const LOCAL_SHARE = 0.3;

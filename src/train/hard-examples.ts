@@ -4,7 +4,7 @@
  * got most wrong the last time it saw them: the more an image's loss outranks the others', the likelier it
  * is drawn, and easy images are still revisited now and then. The epochs
  * cost half as much, so twice as many fit into the same time: in five minutes on two cores this took the
- * default cnn from 0.936–0.9385 to 0.942–0.9505 (docs/benchmarks.md, tenth session).
+ * default cnn from 0.936–0.9385 to 0.9435–0.9495 (docs/benchmarks.md, tenth session).
  */
 import { seededRandom, shuffledIndices } from '../data/batches.ts';
 
