@@ -17,7 +17,12 @@ export function trainCommand(): Command {
     .requiredOption('--out <dir>', 'model folder to write')
     .addOption(new Option('--arch <arch>', 'architecture').choices(ARCHITECTURES).default('cnn'))
     .option('--widths <list>', 'cnn only: channels of its three blocks', (v) => v.split(',').map(integer))
-    .option('--epochs <n>', 'epochs (after the second, of half the images unless --sampling all)', integer, 50)
+    .option(
+      '--epochs <n>',
+      'epochs (after the second, of half the images unless --sampling all)',
+      integer,
+      50,
+    )
     .option('--batch-size <n>', 'minibatch size', integer, DEFAULT_BATCH_SIZE)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
     .option('--lr <rate>', 'peak learning rate (default: adam 2e-3, sgd 1e-2)', number)
