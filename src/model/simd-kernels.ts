@@ -153,7 +153,7 @@ export type WasmHeapBackend = tf.KernelBackend & {
 };
 
 /**
- * The build with relaxed SIMD's fused multiply-add in the matrix loops where the runtime takes it (20–30 %
+ * The build with relaxed SIMD's fused multiply-add (matrix tiles, tanh) where the runtime takes it (20–30 %
  * more multiply-adds a second on this project's machine: docs/training-speed.md), else the plain build.
  * Node 20's V8 has relaxed SIMD behind a flag (on by default from V8 11.4: Node 22, Electron 25); V8 reads
  * it when it compiles a module, so setting it here, before the first compile, is enough.

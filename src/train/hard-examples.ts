@@ -1,10 +1,10 @@
 /**
  * Training on the hard examples ("selective backprop", Jiang et al. 2019, from stale losses): after a few
- * whole epochs, each epoch trains on half of the images, drawn with weights that favour the ones the model
- * got most wrong the last time it saw them: the more an image's loss outranks the others', the likelier it
- * is drawn, and easy images are still revisited now and then. The epochs
- * cost half as much, so twice as many fit into the same time: in five minutes on two cores this took the
- * default cnn from 0.936–0.9385 to 0.9435–0.9495 (docs/benchmarks.md, tenth session).
+ * whole epochs, each epoch trains on half of the images, favouring the ones the model got most wrong the
+ * last time it saw them: the more an image's loss outranks the others', the likelier it is drawn, and easy
+ * images are still revisited now and then. The epochs cost half as much, so twice as many fit into the
+ * same time: in five minutes on two cores this took the default cnn from 0.936–0.9385 to 0.9435–0.9495
+ * (docs/benchmarks.md, tenth session).
  */
 import { seededRandom, shuffledIndices } from '../data/batches.ts';
 

@@ -135,13 +135,12 @@ export async function train(
       let seen = 0;
       let rate = peakRate;
       const batches = loader.epoch(epoch, sampler?.subset(epoch));
-      const rateAt = (step: number) => learningRateAt(schedule, peakRate, step, totalSteps);
       /** Builds the next batch and queues its step; nothing once cancelled or at the end of the epoch. */
-      const post = (index: number) => {
+      const post = (step: number) => {
         if (signal?.aborted) cancelled = true;
         const next = cancelled ? undefined : batches.next();
         if (!next || next.done) return undefined;
-        const learningRate = rateAt(index);
+        const learningRate = learningRateAt(schedule, peakRate, step, totalSteps);
         const result = runner.step(next.value, learningRate);
         result.catch(() => {}); // awaited in turn; if an earlier step fails first, this one is never read
         return { indices: next.value.indices, size: next.value.size, learningRate, result };
