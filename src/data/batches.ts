@@ -35,7 +35,8 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-function identityOrder(count: number): Uint32Array {
+/** 0, 1, …, count − 1. */
+export function identityOrder(count: number): Uint32Array {
   const order = new Uint32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
   return order;

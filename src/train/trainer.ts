@@ -107,9 +107,8 @@ export async function train(
   const peakRate = options.learningRate ?? DEFAULT_LEARNING_RATE[optimizerName];
   const loader = new BatchLoader(trainSet, { batchSize, shuffle: true, augment, seed });
   const sampler = sampling === 'hard' ? new HardExampleSampler(trainSet.count, seed) : undefined;
-  const stepsIn = (epoch: number) => loader.batchesFor(sampler?.imagesIn(epoch));
   let totalSteps = 0;
-  for (let epoch = 0; epoch < epochs; epoch++) totalSteps += stepsIn(epoch);
+  for (let epoch = 0; epoch < epochs; epoch++) totalSteps += loader.batchesFor(sampler?.imagesIn(epoch));
   const runner =
     workers > 1 ? await parallelRunner(model, optimizerName, workers) : localRunner(model, optimizerName);
   const started = performance.now();
