@@ -8,6 +8,7 @@ import { setSeed } from '../src/model/seed.ts';
 import { withUnreadInputGradient } from '../src/model/wasm-kernels.ts';
 import { winogradApplies, winogradConv2d, winogradFilter, winogradFits } from '../src/model/winograd.ts';
 import { computeGradients } from '../src/train/steps.ts';
+import { directConvFits } from '../src/model/direct-conv.ts';
 import { WASM, assembleKernels, unfuseMadds } from '../scripts/build-kernels.ts';
 import type { SimdKernels, WasmApi } from '../src/model/simd-kernels.ts';
 
@@ -128,6 +129,41 @@ test('fused conv2d + relu gradients (what the layers use) on wasm match cpu', as
   );
   assertClose(cpu, wasm);
 });
+
+// Inputs whose channels are not in fours (the RGB input) take the direct SIMD convolution forward.
+for (const [x, co, bias, relu] of [
+  [[3, 5, 8, 3], 16, true, true], // two blocks of eight channels, a height not in fours
+  [[2, 4, 4, 1], 8, false, false], // one block of four pixels
+  [[2, 6, 12, 6], 24, true, false],
+] as const) {
+  const what = `[${x}]→${co}${bias ? ', bias' : ''}${relu ? ', ReLU' : ''}`;
+  test(`direct 3×3 convolution (SIMD on wasm) and its gradients match cpu: ${what}`, async () => {
+    assert.ok(directConvFits(x, [3, 3, x[3], co]));
+    const [cpu, wasm] = await onBothBackends(
+      () => [random([...x], 21), random([3, 3, x[3], co], 22), random([co], 23) as never],
+      ([a, f, b]) => {
+        const conv = (i: tf.Tensor, w: tf.Tensor, c: tf.Tensor) =>
+          tf.fused.conv2d({
+            x: i as tf.Tensor4D,
+            filter: w as tf.Tensor4D,
+            bias: bias ? c : undefined,
+            strides: 1,
+            pad: 'same',
+            activation: relu ? 'relu' : 'linear',
+          });
+        const inputs = [tf.tensor(a!), tf.tensor(f!), tf.tensor1d(b as never)];
+        const weights = tf.randomNormal(conv(inputs[0]!, inputs[1]!, inputs[2]!).shape, 0, 1, 'float32', 24);
+        // Without a bias, only the input's and the filter's gradients exist.
+        const loss = (i: tf.Tensor, w: tf.Tensor, c = inputs[2]!) => tf.sum(tf.mul(conv(i, w, c), weights));
+        return [
+          conv(inputs[0]!, inputs[1]!, inputs[2]!),
+          ...tf.grads(loss)(bias ? inputs : inputs.slice(0, 2)),
+        ];
+      },
+    );
+    assertClose(cpu, wasm);
+  });
+}
 
 for (const [n, h, w, ci, co, relu, pool] of [
   [1, 4, 4, 4, 8, false, false], // one tile

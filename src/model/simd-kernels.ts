@@ -30,6 +30,19 @@ export interface SimdKernels {
     left: number,
     copy: number,
   ): void;
+  /** A 3×3 'same' stride-1 convolution + bias (then ReLU if `relu` is 1) of the input padded by one pixel. */
+  directConv3x3(
+    xp: number,
+    w: number,
+    bias: number,
+    out: number,
+    n: number,
+    h: number,
+    width: number,
+    ci: number,
+    co: number,
+    relu: number,
+  ): void;
   /** A stride-1 NHWC convolution's filter gradient from the column-padded input (see the .wat). */
   filterGradient(
     xp: number,

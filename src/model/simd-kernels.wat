@@ -758,7 +758,7 @@
                   (i32.add (local.get $v) (i32.mul (local.get $r) (local.get $aRow)))
                   (i32.add (local.get $u) (local.get $cb))
                   (i32.add (i32.add (local.get $m) (i32.mul (local.get $r) (local.get $bRow))) (local.get $cb))
-                  (local.get $ci) (local.get $aRow) (local.get $bRow))
+                  (local.get $ci) (local.get $aRow) (local.get $bRow) (i32.const 1) (i32.const 0))
                 (local.set $r (i32.add (local.get $r) (i32.const 4)))
                 (br $rows)))
             (local.set $cb (i32.add (local.get $cb) (i32.const 32)))
@@ -769,15 +769,81 @@
         (local.set $e (i32.add (local.get $e) (i32.const 1)))
         (br $planes))))
 
+  ;; A 3×3 'same', stride-1 NHWC convolution computed directly, for inputs of few channels (the RGB
+  ;; input, where Winograd's transforms would cost more than they save): out[img, y, x, co] = bias[co] +
+  ;; Σ over ky of Σ over (kx, ci) of xp[img, y + ky, x + kx, ci] · w[ky, kx, ci, co], xp being the input
+  ;; with one zero pixel on every side. For one ky, (kx, ci) is a run of 3·ci contiguous floats in xp and
+  ;; 3·ci rows of w, so each block of 4 pixels × 8 channels is gemm4x8 over three runs, one per ky; then
+  ;; each output row gets its bias, and max(·, 0) when relu ≠ 0. Width in fours, co in eights.
+  (func (export "directConv3x3")
+    (param $xp i32) (param $w i32) (param $bias i32) (param $out i32) (param $n i32) (param $h i32)
+    (param $width i32) (param $ci i32) (param $co i32) (param $relu i32)
+    (local $pixel i32) (local $xpRow i32) (local $bRow i32) (local $run i32) (local $rows i32)
+    (local $y i32) (local $x i32) (local $cb i32) (local $j i32) (local $end i32) (local $v v128)
+    (local.set $pixel (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $xpRow (i32.mul (i32.add (local.get $width) (i32.const 2)) (local.get $pixel)))
+    (local.set $bRow (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $run (i32.mul (local.get $ci) (i32.const 3)))
+    (local.set $rows (i32.mul (local.get $n) (i32.add (local.get $h) (i32.const 2))))
+    (local.set $y (i32.const 0))
+    (block $imageRowsDone
+      (loop $imageRows
+        (br_if $imageRowsDone (i32.ge_u (local.get $y) (local.get $rows)))
+        ;; padded rows y, y+1, y+2 make one output row, except for the last two rows of each image
+        (if (i32.lt_u (i32.rem_u (local.get $y) (i32.add (local.get $h) (i32.const 2))) (local.get $h))
+          (then
+            (local.set $x (i32.const 0))
+            (block $pixelsDone
+              (loop $pixels
+                (br_if $pixelsDone (i32.ge_u (local.get $x) (local.get $width)))
+                (local.set $cb (i32.const 0))
+                (block $channelsDone
+                  (loop $channels
+                    (br_if $channelsDone (i32.ge_u (local.get $cb) (local.get $bRow)))
+                    (call $gemm4x8
+                      (i32.add (i32.add (local.get $xp) (i32.mul (local.get $y) (local.get $xpRow)))
+                        (i32.mul (local.get $x) (local.get $pixel)))
+                      (i32.add (local.get $w) (local.get $cb))
+                      (i32.add (i32.add (local.get $out) (i32.mul (local.get $x) (local.get $bRow))) (local.get $cb))
+                      (local.get $run) (local.get $pixel) (local.get $bRow)
+                      (i32.const 3) (i32.sub (local.get $xpRow) (i32.mul (local.get $run) (i32.const 4))))
+                    (local.set $cb (i32.add (local.get $cb) (i32.const 32)))
+                    (br $channels)))
+                (local.set $x (i32.add (local.get $x) (i32.const 4)))
+                (br $pixels)))
+            (local.set $end (i32.add (local.get $out) (i32.mul (local.get $width) (local.get $bRow))))
+            (block $rowDone
+              (loop $row
+                (br_if $rowDone (i32.ge_u (local.get $out) (local.get $end)))
+                (local.set $j (i32.const 0))
+                (block $pixelDone
+                  (loop $pixelChannels
+                    (br_if $pixelDone (i32.ge_u (local.get $j) (local.get $bRow)))
+                    (local.set $v (f32x4.add (v128.load (i32.add (local.get $out) (local.get $j)))
+                      (v128.load (i32.add (local.get $bias) (local.get $j)))))
+                    (if (local.get $relu) (then (local.set $v (f32x4.pmax (local.get $v) (v128.const f32x4 0 0 0 0)))))
+                    (v128.store (i32.add (local.get $out) (local.get $j)) (local.get $v))
+                    (local.set $j (i32.add (local.get $j) (i32.const 16)))
+                    (br $pixelChannels)))
+                (local.set $out (i32.add (local.get $out) (local.get $bRow)))
+                (br $row)))))
+        (local.set $y (i32.add (local.get $y) (i32.const 1)))
+        (br $imageRows))))
+
   ;; c[r, 0..8] = Σ_k a[r, k] · b[k, 0..8] for r = 0..4: a's rows aRow bytes apart, b's and c's bRow.
+  ;; k runs over `segments` runs of `run` entries: b's rows follow on, a's jump `jump` bytes past each
+  ;; run (the direct convolution's filter rows; Winograd's GEMM is one run).
   (func $gemm4x8
-    (param $a i32) (param $b i32) (param $c i32) (param $k i32) (param $aRow i32) (param $bRow i32)
-    (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $b0 v128) (local $b1 v128) (local $s v128)
+    (param $a i32) (param $b i32) (param $c i32) (param $run i32) (param $aRow i32) (param $bRow i32)
+    (param $segments i32) (param $jump i32)
+    (local $k i32) (local $a1 i32) (local $a2 i32) (local $a3 i32) (local $b0 v128) (local $b1 v128) (local $s v128)
     (local $c00 v128) (local $c01 v128) (local $c10 v128) (local $c11 v128)
     (local $c20 v128) (local $c21 v128) (local $c30 v128) (local $c31 v128)
     (local.set $a1 (i32.add (local.get $a) (local.get $aRow)))
     (local.set $a2 (i32.add (local.get $a1) (local.get $aRow)))
     (local.set $a3 (i32.add (local.get $a2) (local.get $aRow)))
+    (loop $runs
+    (local.set $k (local.get $run))
     (block $done
       (loop $steps
         (br_if $done (i32.eqz (local.get $k)))
@@ -802,6 +868,12 @@
         (local.set $b (i32.add (local.get $b) (local.get $bRow)))
         (local.set $k (i32.sub (local.get $k) (i32.const 1)))
         (br $steps)))
+    (local.set $a (i32.add (local.get $a) (local.get $jump)))
+    (local.set $a1 (i32.add (local.get $a1) (local.get $jump)))
+    (local.set $a2 (i32.add (local.get $a2) (local.get $jump)))
+    (local.set $a3 (i32.add (local.get $a3) (local.get $jump)))
+    (local.set $segments (i32.sub (local.get $segments) (i32.const 1)))
+    (br_if $runs (local.get $segments)))
     (v128.store (local.get $c) (local.get $c00))
     (v128.store offset=16 (local.get $c) (local.get $c01))
     (local.set $c (i32.add (local.get $c) (local.get $bRow)))

@@ -6,6 +6,7 @@
  * kernels XNNPACK runs fast: see docs/training-speed.md for the measurements behind each choice.
  */
 import * as tf from '@tensorflow/tfjs';
+import { directConvFits, directConvOnHeap } from './direct-conv.ts';
 import { installJsKernels } from './js-kernels.ts';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
 import {
@@ -250,10 +251,11 @@ function fastConv2DBackpropInput(original: tf.KernelFunc): tf.KernelFunc {
 }
 
 /**
- * Convolutions as tfjs-layers trains them (FusedConv2D: bias, ReLU or nothing after) by Winograd's
- * F(4×4, 3×3) where the shapes suit it (winograd.ts): 3×3, stride 1, 'same', channels in fours and eights.
+ * Convolutions as tfjs-layers trains them and the inference graph runs them (FusedConv2D: bias, ReLU or
+ * nothing after), for 3×3, stride 1, 'same': by Winograd's F(4×4, 3×3) where the channels are in fours
+ * and eights (winograd.ts), directly where the input has few channels (direct-conv.ts).
  */
-function winogradFusedConv2D(original: tf.KernelFunc): tf.KernelFunc {
+function fastFusedConv2D(original: tf.KernelFunc): tf.KernelFunc {
   return (args) => {
     const { x, filter, bias, preluActivationWeights } = args.inputs as Record<
       string,
@@ -266,10 +268,12 @@ function winogradFusedConv2D(original: tf.KernelFunc): tf.KernelFunc {
       allOnes(strides) &&
       allOnes(dilations) &&
       !preluActivationWeights &&
-      (activation === 'linear' || activation === 'relu') &&
-      winogradFits(x!.shape, filter!.shape);
-    if (!fits) return original(args);
-    return winogradOnHeap(args.backend as WasmHeapBackend, x!, filter!, bias, activation === 'relu');
+      (activation === 'linear' || activation === 'relu');
+    const b = args.backend as WasmHeapBackend;
+    const relu = activation === 'relu';
+    if (fits && winogradFits(x!.shape, filter!.shape)) return winogradOnHeap(b, x!, filter!, bias, relu);
+    if (fits && directConvFits(x!.shape, filter!.shape)) return directConvOnHeap(b, x!, filter!, bias, relu);
+    return original(args);
   };
 }
 
@@ -332,7 +336,7 @@ export function installWasmTrainingKernels(): void {
     });
   }
   replaceKernel('Conv2DBackpropInput', fastConv2DBackpropInput);
-  replaceKernel('FusedConv2D', winogradFusedConv2D);
+  replaceKernel('FusedConv2D', fastFusedConv2D);
   replaceKernel('Identity', sharedIdentity);
   replaceKernel('BatchMatMul', withExplicitTranspose);
   replaceKernel('_FusedMatMul', withExplicitTranspose);

@@ -66,7 +66,7 @@ export interface WinogradAttrs {
 }
 
 /** The input with one zero pixel on every side, so no tile's window needs bounds checks. */
-function padInput(b: WasmHeapBackend, x: tf.TensorInfo): tf.TensorInfo {
+export function padInput(b: WasmHeapBackend, x: tf.TensorInfo): tf.TensorInfo {
   const [n, h, w, ci] = x.shape as [number, number, number, number];
   const pixel = 4 * ci;
   const padded = b.makeOutput([n * (h + 2) * (w + 2) * ci], 'float32');
