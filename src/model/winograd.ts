@@ -25,7 +25,7 @@ const planeBytes = (channels: number) => CHUNK * channels * 4 + 64;
  * Whether Winograd applies: a 3×3 filter, stride and dilation 1, 'same' padding, input channels in fours
  * and output channels in eights (the SIMD steps' widths). The image's sides must also be multiples of 4
  * (checked per call: see `winogradConv2d`). Not an RGB input: with three channels padded to four it ran no
- * faster than XNNPACK's direct convolution for the default cnn's first layer (docs/training-speed.md).
+ * faster than a direct convolution (direct-conv.ts), which the first layers take.
  */
 export function winogradApplies(
   filterShape: readonly number[],
