@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import { heapOffset, simdKernels, type WasmHeapBackend } from './simd-kernels.ts';
-import { padInput } from './winograd.ts';
+import { padInput, withBias } from './winograd.ts';
 
 /** A 3×3 filter over an input whose channels are not in fours (those are Winograd's), width in fours, co in eights. */
 export function directConvFits(xShape: readonly number[], filterShape: readonly number[]): boolean {
@@ -24,21 +24,21 @@ export function directConvOnHeap(
   const [n, h, w, ci] = x.shape as [number, number, number, number];
   const co = filter.shape[3]!;
   const padded = padInput(b, x);
-  const zero = bias ? undefined : b.makeOutput([co], 'float32');
-  if (zero) b.typedArrayFromHeap(zero).fill(0);
   const out = b.makeOutput([n, h, w, co], 'float32');
-  simdKernels(b).directConv3x3(
-    heapOffset(b, padded),
-    heapOffset(b, filter),
-    heapOffset(b, bias ?? zero!),
-    heapOffset(b, out),
-    n,
-    h,
-    w,
-    ci,
-    co,
-    relu ? 1 : 0,
+  withBias(b, bias, co, (biasOrZero) =>
+    simdKernels(b).directConv3x3(
+      heapOffset(b, padded),
+      heapOffset(b, filter),
+      heapOffset(b, biasOrZero),
+      heapOffset(b, out),
+      n,
+      h,
+      w,
+      ci,
+      co,
+      relu ? 1 : 0,
+    ),
   );
-  for (const scratch of [padded, zero]) if (scratch) b.disposeData(scratch.dataId);
+  b.disposeData(padded.dataId);
   return out;
 }

@@ -179,12 +179,27 @@ export function winogradOnHeap(
 ): tf.TensorInfo {
   const [, , ci, co] = filter.shape as [number, number, number, number];
   const u = b.makeOutput([PLANES, ci, co], 'float32');
-  const zero = bias ? undefined : b.makeOutput([co], 'float32');
   simdKernels(b).winogradFilterTransform(heapOffset(b, filter), heapOffset(b, u), ci * co);
-  if (zero) b.typedArrayFromHeap(zero).fill(0);
-  const out = runWinograd(b, x, u, bias ?? zero!, { relu, pool: false });
-  for (const scratch of [u, zero]) if (scratch) b.disposeData(scratch.dataId);
+  const out = withBias(b, bias, co, (biasOrZero) => runWinograd(b, x, u, biasOrZero, { relu, pool: false }));
+  b.disposeData(u.dataId);
   return out;
+}
+
+/** Runs `kernel` on `bias`, or, when there is none, on a zeroed [co] one that lives while the kernel runs. */
+export function withBias<T>(
+  b: WasmHeapBackend,
+  bias: tf.TensorInfo | undefined,
+  co: number,
+  kernel: (bias: tf.TensorInfo) => T,
+): T {
+  if (bias) return kernel(bias);
+  const zero = b.makeOutput([co], 'float32');
+  b.typedArrayFromHeap(zero).fill(0);
+  try {
+    return kernel(zero);
+  } finally {
+    b.disposeData(zero.dataId);
+  }
 }
 
 /**
