@@ -89,7 +89,7 @@ test('metrics: accuracy, confusion rows = true class, precision/recall, calibrat
 });
 
 test('one-cycle schedule warms up, peaks, then decays to nearly zero', () => {
-  const at = (s: number) => learningRateAt('one-cycle', 1, s, 101);
+  const at = (s: number) => learningRateAt('one-cycle', 1, s / 100);
   assert.ok(Math.abs(at(0) - 0.1) < 1e-9);
   assert.ok(Math.abs(at(25) - 1) < 1e-9);
   assert.ok(at(60) < 1 && at(60) > at(90));

@@ -92,6 +92,38 @@ test('train → eval --json → classify --json, end to end through bin/birdgate
   assert.match(results.get('empty.jpg')!.error!, /empty/i);
 });
 
+test('train --minutes trains as many epochs as fit and records the budget', async () => {
+  const out = path.join(work, 'timed');
+  const trained = await birdgate(
+    [
+      'train',
+      '--data',
+      data,
+      '--arch',
+      'mlp',
+      '--minutes',
+      '0.05',
+      '--backend',
+      'wasm',
+      '--out',
+      out,
+      '--json',
+    ],
+    work,
+  );
+  const lines = trained.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  const epochs = lines.filter((l) => l.type === 'epoch');
+  const summary = lines.at(-1);
+  assert.ok(epochs.length > 3, `${epochs.length} epochs in 3 s`);
+  assert.ok(summary.durationSec <= 4, `${summary.durationSec} s`);
+  const metadata = JSON.parse(await readFile(path.join(out, 'metadata.json'), 'utf8'));
+  assert.equal(metadata.training.minutes, 0.05);
+  assert.equal(metadata.training.epochs, epochs.length);
+});
+
 test('eval of a missing data folder fails with a clear message', async () => {
   const failed = await birdgate(
     ['eval', '--model', model, '--data', path.join(work, 'nowhere'), '--json'],

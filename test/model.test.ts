@@ -12,6 +12,7 @@ import { predictBird } from '../src/model/predict.ts';
 import { setSeed } from '../src/model/seed.ts';
 import type { Sampling } from '../src/train/hard-examples.ts';
 import { localRunner, parallelRunner } from '../src/train/steps.ts';
+import { DEFAULT_LEARNING_RATE } from '../src/train/optimizers.ts';
 import { evaluate, train } from '../src/train/trainer.ts';
 import { BatchLoader } from '../src/data/batches.ts';
 import { syntheticImages, tempDir } from './helpers/fixtures.ts';
@@ -199,6 +200,38 @@ test('after two whole epochs each epoch trains on half the images; progress coun
   const all = await run('all');
   assert.deepEqual(all.perEpoch, [8, 8, 8, 8]);
   assert.deepEqual([all.last.step, all.last.totalSteps], [32, 32]);
+});
+
+test('a budget in minutes: as many epochs as fit, the schedule ending with the time', async () => {
+  await selectBackend('wasm');
+  const budgetSec = 2;
+  const run = (epochs: number) => {
+    const batches: { step: number; totalSteps: number }[] = [];
+    const result = train(buildModel('mlp'), syntheticImages(256, 1), syntheticImages(64, 2), {
+      epochs,
+      minutes: budgetSec / 60,
+      workers: 1,
+      onEvent: (e) => {
+        if (e.type === 'batch') batches.push(e);
+      },
+    });
+    return result.then((r) => ({ ...r, batches }));
+  };
+  const timed = await run(Infinity);
+  assert.ok(timed.history.length >= 3, `${timed.history.length} epochs`);
+  // Ends on time: the budget counts the last epoch's validation (a few steps' slack for a slow host).
+  assert.ok(timed.durationSec < budgetSec + 0.5, `${timed.durationSec} s`);
+  const rates = timed.history.map((h) => h.learningRate);
+  assert.ok(rates.at(-1)! < 0.05 * DEFAULT_LEARNING_RATE.adam, `last rate ${rates.at(-1)}`);
+  assert.ok(Math.max(...rates) > 0.5 * DEFAULT_LEARNING_RATE.adam, 'the rate went up to its peak');
+  const last = timed.batches.at(-1)!;
+  assert.ok(Math.abs(last.totalSteps - last.step) <= 0.05 * last.step, `${last.step} of ${last.totalSteps}`);
+
+  // The epochs end first: the run is theirs, and the schedule follows the steps.
+  const counted = await run(2);
+  assert.equal(counted.history.length, 2);
+  assert.deepEqual([counted.batches.at(-1)!.step, counted.batches.at(-1)!.totalSteps], [16, 16]);
+  assert.ok(counted.history[1]!.learningRate < 0.01 * DEFAULT_LEARNING_RATE.adam);
 });
 
 test('the CNN trains on wasm (convolution gradients included) and beats chance', async () => {

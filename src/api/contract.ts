@@ -77,6 +77,8 @@ export const methods = {
     .object({
       mode: z.enum(['fine-tune', 'scratch']).default('fine-tune'),
       epochs: z.number().int().min(1).max(200).optional(),
+      /** A time budget; with epochs too, whichever ends first; neither: the mode's default. */
+      minutes: z.number().min(0.5).max(240).optional(),
     })
     .strict(),
   cancelTraining: z.object({}).strict(),

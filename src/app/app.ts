@@ -241,11 +241,11 @@ export async function createApp(options: AppOptions = {}): Promise<App> {
       emit({ type: 'status', cameras: cameraStatuses() });
       return { watching: !paused };
     },
-    async startTraining({ mode, epochs }) {
+    async startTraining({ mode, epochs, minutes }) {
       const labeled = store
         .labeledImages()
         .map(({ path: file, sha256, label }) => ({ path: file, sha256, label }));
-      return training.start({ mode, epochs, cifar: cifarSource(), labeled });
+      return training.start({ mode, epochs, minutes, cifar: cifarSource(), labeled });
     },
     async cancelTraining() {
       return training.cancel();

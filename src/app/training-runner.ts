@@ -11,6 +11,7 @@ import { toModelVersion } from './mapping.ts';
 export interface TrainingRequest {
   mode: RetrainMode;
   epochs?: number;
+  minutes?: number;
   cifar: string;
   labeled: LabeledFile[];
   workers?: number;

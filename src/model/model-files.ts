@@ -29,6 +29,8 @@ export const metadataSchema = z.object({
       trainImages: z.number().int(),
       validationImages: z.number().int(),
       epochs: z.number().int(),
+      /** The run's time budget, when it had one (then the epochs are those that fitted). */
+      minutes: z.number().optional(),
       bestEpoch: z.number().int(),
       seed: z.number().int(),
       backend: z.string(),

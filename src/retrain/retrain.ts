@@ -18,14 +18,23 @@ import { loadLocalSet, MIN_LOCAL_LABELS, oversample, subset, type LabeledFile } 
 
 export type RetrainMode = 'fine-tune' | 'scratch';
 
+/** How long a run is: epochs (Infinity: as many as fit), a budget in minutes, or both (see TrainOptions). */
+export interface RunLength {
+  epochs: number;
+  minutes?: number;
+}
+
 /**
  * Defaults sized so a fine-tune on 10,000 CIFAR + 500 local images takes well under a minute, and a model
- * from scratch several minutes on two cores (epochs after the second train on half the images).
+ * from scratch five minutes whatever the machine and the number of local images (as many epochs as fit).
  */
-export const RETRAIN_DEFAULTS = {
-  'fine-tune': { epochs: 3, learningRate: 5e-4, cifarImages: 2500 },
-  scratch: { epochs: 50, learningRate: 2e-3, cifarImages: Infinity },
-} as const;
+export const RETRAIN_DEFAULTS: Record<
+  RetrainMode,
+  { length: RunLength; learningRate: number; cifarImages: number }
+> = {
+  'fine-tune': { length: { epochs: 3 }, learningRate: 5e-4, cifarImages: 2500 },
+  scratch: { length: { epochs: Infinity, minutes: 5 }, learningRate: 2e-3, cifarImages: Infinity },
+};
 /** Local images make up about this share of each epoch, however few there are. */
 const LOCAL_SHARE = 0.3;
 
@@ -33,7 +42,9 @@ export interface RetrainOptions {
   mode: RetrainMode;
   cifar: string;
   labeled: LabeledFile[];
+  /** Either or both; neither: the mode's default length. */
   epochs?: number;
+  minutes?: number;
   workers?: number;
   seed?: number;
   backend: string;
@@ -90,8 +101,12 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const trainSet = concatLabeledImages([cifarPart, oversample(localTrain, times)].filter((s) => s.count));
 
   const model = options.mode === 'scratch' ? buildModel('cnn') : (await loadModel(previous.dir)).model;
+  const length: RunLength =
+    options.epochs === undefined && options.minutes === undefined
+      ? defaults.length
+      : { epochs: options.epochs ?? Infinity, minutes: options.minutes };
   const result = await train(model, trainSet, cifarValidation, {
-    epochs: options.epochs ?? defaults.epochs,
+    ...length,
     learningRate: defaults.learningRate,
     workers: options.workers,
     seed: options.seed,
@@ -122,6 +137,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
       seed: options.seed ?? 1,
       backend: options.backend,
       optimizer: 'adam one-cycle',
+      minutes: length.minutes,
       mode: options.mode,
       basedOn: options.mode === 'fine-tune' ? previous.name : undefined,
       local: { train: localTrain.count, holdout: holdout.count, ...local.counts },

@@ -12,6 +12,7 @@ export interface RunDescription extends Pick<ModelMetadata, 'architecture' | 'in
     | 'seed'
     | 'backend'
     | 'optimizer'
+    | 'minutes'
     | 'command'
     | 'mode'
     | 'basedOn'

@@ -2,7 +2,8 @@
  * The training loop: shuffled, optionally augmented minibatches; cross-entropy on the logits under the
  * softmax (log-softmax + NLL); SGD or Adam under a learning-rate schedule; after two whole epochs, epochs
  * of the harder half of the images (hard-examples.ts); validation accuracy each epoch; the best epoch's
- * weights kept. Everything observable goes out as events (CLI progress bar, UI charts).
+ * weights kept; a number of epochs, a budget in minutes, or both (whichever ends first). Everything
+ * observable goes out as events (CLI progress bar, UI charts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchLoader, normalizeAll } from '../data/batches.ts';
@@ -11,6 +12,7 @@ import { predictBirdNow } from '../model/predict.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { HardExampleSampler, type Sampling } from './hard-examples.ts';
 import { DEFAULT_LEARNING_RATE, type OptimizerName } from './optimizers.ts';
+import { RunProgress } from './run-progress.ts';
 import { learningRateAt, type Schedule } from './schedule.ts';
 import { localRunner, parallelRunner, workersFor } from './steps.ts';
 
@@ -24,7 +26,14 @@ export type { OptimizerName };
 export const DEFAULT_BATCH_SIZE = 32;
 
 export interface TrainOptions {
+  /** Epochs to train; with `minutes`, at most this many (Infinity: as many as fit). */
   epochs: number;
+  /**
+   * A budget of wall-clock time: the learning-rate schedule follows the share of it spent (or of the epochs,
+   * if further on), and the run ends, its last epoch cut short and validated, when it is spent. The run
+   * then depends on the machine's speed: the same seed no longer gives the same model.
+   */
+  minutes?: number;
   batchSize?: number;
   optimizer?: OptimizerName;
   learningRate?: number;
@@ -49,11 +58,11 @@ export interface EpochResult {
 }
 
 export type TrainEvent =
-  | { type: 'start'; epochs: number; totalSteps: number; trainImages: number; validationImages: number }
+  | { type: 'start'; epochs: number; minutes?: number; trainImages: number; validationImages: number }
   | {
       type: 'batch';
       epoch: number;
-      /** Steps done in the whole run, and of how many. */
+      /** Steps done in the whole run, and of how many (with a budget: as many as the time looks to fit). */
       step: number;
       totalSteps: number;
       loss: number;
@@ -94,6 +103,7 @@ export async function train(
 ): Promise<TrainResult> {
   const {
     epochs,
+    minutes,
     batchSize = DEFAULT_BATCH_SIZE,
     optimizer: optimizerName = 'adam',
     schedule = 'one-cycle',
@@ -107,39 +117,43 @@ export async function train(
   const peakRate = options.learningRate ?? DEFAULT_LEARNING_RATE[optimizerName];
   const loader = new BatchLoader(trainSet, { batchSize, shuffle: true, augment, seed });
   const sampler = sampling === 'hard' ? new HardExampleSampler(trainSet.count, seed) : undefined;
-  let totalSteps = 0;
-  for (let epoch = 0; epoch < epochs; epoch++) totalSteps += loader.batchesFor(sampler?.imagesIn(epoch));
+  let totalSteps = Number.isFinite(epochs) ? 0 : Infinity;
+  for (let epoch = 0; epoch < epochs && Number.isFinite(totalSteps); epoch++) {
+    totalSteps += loader.batchesFor(sampler?.imagesIn(epoch));
+  }
+  const progress = new RunProgress(totalSteps, minutes); // the clock starts with the workers' start-up
   const runner =
     workers > 1 ? await parallelRunner(model, optimizerName, workers) : localRunner(model, optimizerName);
-  const started = performance.now();
   const history: EpochResult[] = [];
   const validationX = normalizeAll(validationSet);
   let best: { epoch: number; metrics: Metrics; weights: tf.Tensor[] } | undefined;
   let samplesSeen = 0;
   let stepsDone = 0;
   let cancelled = false;
+  let outOfTime = false;
 
   onEvent({
     type: 'start',
     epochs,
-    totalSteps,
+    minutes,
     trainImages: trainSet.count,
     validationImages: validationSet.count,
   });
   try {
-    for (let epoch = 0; epoch < epochs && !cancelled; epoch++) {
+    for (let epoch = 0; epoch < epochs && !cancelled && !outOfTime; epoch++) {
       const epochStart = performance.now();
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       let rate = peakRate;
       const batches = loader.epoch(epoch, sampler?.subset(epoch));
-      /** Builds the next batch and queues its step; nothing once cancelled or at the end of the epoch. */
+      /** Builds the next batch and queues its step; nothing once cancelled, out of time or at the epoch's end. */
       const post = (step: number) => {
         if (signal?.aborted) cancelled = true;
-        const next = cancelled ? undefined : batches.next();
+        if (progress.outOfTime()) outOfTime = true;
+        const next = cancelled || outOfTime ? undefined : batches.next();
         if (!next || next.done) return undefined;
-        const learningRate = learningRateAt(schedule, peakRate, step, totalSteps);
+        const learningRate = learningRateAt(schedule, peakRate, progress.at(step));
         const result = runner.step(next.value, learningRate);
         result.catch(() => {}); // awaited in turn; if an earlier step fails first, this one is never read
         return { indices: next.value.indices, size: next.value.size, learningRate, result };
@@ -156,21 +170,22 @@ export async function train(
         seen += inFlight.size;
         samplesSeen += inFlight.size;
         stepsDone++;
-        const elapsed = (performance.now() - started) / 1000;
-        const samplesPerSec = samplesSeen / elapsed;
+        const samplesPerSec = samplesSeen / (progress.elapsedMs() / 1000);
+        const expectedSteps = progress.expectedSteps(stepsDone);
         onEvent({
           type: 'batch',
           epoch,
           step: stepsDone,
-          totalSteps,
+          totalSteps: expectedSteps,
           loss,
           samplesPerSec,
-          etaSec: ((totalSteps - stepsDone) * batchSize) / samplesPerSec,
+          etaSec: ((expectedSteps - stepsDone) * batchSize) / samplesPerSec,
         });
         inFlight = queued;
         await yieldToEventLoop();
       }
       if (cancelled || seen === 0) break;
+      const stepsEnded = performance.now();
       await runner.syncTo(model);
       const metrics = computeMetrics(await runner.predict(validationX), validationSet.labels);
       const validationAccuracy = metrics.accuracy;
@@ -189,6 +204,7 @@ export async function train(
       };
       history.push(result);
       onEvent({ type: 'epoch', best: isBest, ...result });
+      progress.reserve(performance.now() - stepsEnded);
     }
     if (best) model.setWeights(best.weights);
   } finally {
@@ -196,7 +212,7 @@ export async function train(
     await runner.dispose();
   }
   if (cancelled && history.length === 0) throw new TrainingCancelled();
-  const durationSec = (performance.now() - started) / 1000;
+  const durationSec = progress.elapsedMs() / 1000;
   // The kept weights are the best epoch's, so its metrics are the model's (no epoch ran: evaluate now).
   const validation = best?.metrics ?? evaluate(model, validationSet);
   const bestEpoch = best?.epoch ?? 0;

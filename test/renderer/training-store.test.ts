@@ -37,8 +37,8 @@ describe('TrainingStore', () => {
   it('starts a run with the chosen mode and epochs', async () => {
     const { api, training } = setup();
     api.on('startTraining', () => running(0, Number.NaN));
-    expect(await training.start('scratch', 5)).toBe(true);
-    expect(api.callsTo('startTraining')).toEqual([{ mode: 'scratch', epochs: 5 }]);
+    expect(await training.start('scratch', { minutes: 2 })).toBe(true);
+    expect(api.callsTo('startTraining')).toEqual([{ mode: 'scratch', minutes: 2 }]);
     expect(training.running).toBe(true);
   });
 

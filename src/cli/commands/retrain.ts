@@ -4,7 +4,7 @@ import { selectBackend } from '../../model/backend.ts';
 import { retrain, RETRAIN_DEFAULTS } from '../../retrain/retrain.ts';
 import { openStore } from '../../store/store.ts';
 import { progressBar } from '../progress.ts';
-import { integer } from '../parse.ts';
+import { integer, number } from '../parse.ts';
 
 const percent = (v: number | null | undefined) =>
   v === null || v === undefined ? '–' : `${(v * 100).toFixed(1)}%`;
@@ -15,8 +15,13 @@ export function retrainCommand(): Command {
     .option('--from-scratch', 'start from random weights instead of fine-tuning the active model')
     .option(
       '--epochs <n>',
-      `epochs (default: fine-tune ${RETRAIN_DEFAULTS['fine-tune'].epochs}, scratch ${RETRAIN_DEFAULTS.scratch.epochs})`,
+      `epochs (default: fine-tune ${RETRAIN_DEFAULTS['fine-tune'].length.epochs}, from scratch as many as fit the minutes)`,
       integer,
+    )
+    .option(
+      '--minutes <m>',
+      `a time budget: training stops when it is spent (default: from scratch ${RETRAIN_DEFAULTS.scratch.length.minutes})`,
+      number,
     )
     .option('--data <dir|archive>', 'CIFAR-10 (default: the downloaded copy in the app data folder)')
     .option(
@@ -38,14 +43,14 @@ export function retrainCommand(): Command {
       const result = await retrain({
         mode: opts.fromScratch ? 'scratch' : 'fine-tune',
         epochs: opts.epochs,
+        minutes: opts.minutes,
         cifar: opts.data ?? cifarSource(),
         labeled,
         workers: opts.workers,
         backend,
         signal: abort.signal,
         onEvent: (e) => {
-          if (e.type === 'batch') bar?.update(e.step, undefined, { loss: e.loss.toFixed(3) });
-          if (e.type === 'start') bar?.update(0, e.totalSteps, { loss: '–' });
+          if (e.type === 'batch') bar?.update(e.step, e.totalSteps, { loss: e.loss.toFixed(3) });
         },
       });
       bar?.stop();

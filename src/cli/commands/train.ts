@@ -10,6 +10,8 @@ import { DEFAULT_BATCH_SIZE, train, type OptimizerName } from '../../train/train
 import { progressBar } from '../progress.ts';
 import { integer, number } from '../parse.ts';
 
+const DEFAULT_EPOCHS = 50;
+
 export function trainCommand(): Command {
   return new Command('train')
     .description('train a bird/airplane model on CIFAR-10 and save it to a folder')
@@ -19,9 +21,13 @@ export function trainCommand(): Command {
     .option('--widths <list>', 'cnn only: channels of its three blocks', (v) => v.split(',').map(integer))
     .option(
       '--epochs <n>',
-      'epochs (after the second, of half the images unless --sampling all)',
+      `epochs, after the second of half the images unless --sampling all (default: ${DEFAULT_EPOCHS}; with --minutes, as many as fit)`,
       integer,
-      50,
+    )
+    .option(
+      '--minutes <m>',
+      'a time budget: the learning rate follows the clock and training stops when it is spent (the run then depends on the machine, not only on --seed)',
+      number,
     )
     .option('--batch-size <n>', 'minibatch size', integer, DEFAULT_BATCH_SIZE)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
@@ -61,8 +67,10 @@ export function trainCommand(): Command {
       let lastVal = '-';
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
+      const epochs: number = opts.epochs ?? (opts.minutes ? Infinity : DEFAULT_EPOCHS);
       const result = await train(model, trainSet, validationSet, {
-        epochs: opts.epochs,
+        epochs,
+        minutes: opts.minutes,
         batchSize: opts.batchSize,
         optimizer: opts.optimizer as OptimizerName,
         learningRate: opts.lr,
@@ -75,7 +83,7 @@ export function trainCommand(): Command {
         onEvent: (event) => {
           if (event.type === 'batch' && bar) {
             bar.update(event.step, event.totalSteps, {
-              epoch: `${event.epoch + 1}/${opts.epochs}`,
+              epoch: Number.isFinite(epochs) ? `${event.epoch + 1}/${epochs}` : event.epoch + 1,
               loss: event.loss.toFixed(3),
               val: lastVal,
               rate: Math.round(event.samplesPerSec),
@@ -99,6 +107,7 @@ export function trainCommand(): Command {
             seed: opts.seed,
             backend,
             optimizer: `${opts.optimizer} ${opts.schedule}`,
+            minutes: opts.minutes,
             command: `birdgate train ${process.argv.slice(3).join(' ')}`,
           },
         }),

@@ -36,9 +36,13 @@ export class TrainingStore {
     return this.#request(() => this.#api.call('getTraining', {}), 'Could not read the training status');
   }
 
-  start(mode: TrainingMode, epochs?: number): Promise<boolean> {
+  /** Neither epochs nor minutes: the server's default length for the mode. */
+  start(mode: TrainingMode, length: { epochs?: number; minutes?: number } = {}): Promise<boolean> {
     this.lossTrace = [];
-    return this.#request(() => this.#api.call('startTraining', { mode, epochs }), 'Could not start training');
+    return this.#request(
+      () => this.#api.call('startTraining', { mode, ...length }),
+      'Could not start training',
+    );
   }
 
   cancel(): Promise<boolean> {
