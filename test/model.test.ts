@@ -12,10 +12,12 @@ import { predictBird } from '../src/model/predict.ts';
 import { setSeed } from '../src/model/seed.ts';
 import type { Sampling } from '../src/train/hard-examples.ts';
 import { localRunner, parallelRunner } from '../src/train/steps.ts';
-import { DEFAULT_LEARNING_RATE } from '../src/train/optimizers.ts';
+import { DEFAULT_LEARNING_RATE, type OptimizerSettings } from '../src/train/optimizers.ts';
 import { evaluate, train } from '../src/train/trainer.ts';
 import { BatchLoader } from '../src/data/batches.ts';
 import { syntheticImages, tempDir } from './helpers/fixtures.ts';
+
+const ADAM: OptimizerSettings = { name: 'adam', weightDecay: 0 };
 
 const metadata = (architecture: ModelMetadata['architecture']): ModelMetadata =>
   newMetadata({
@@ -284,10 +286,10 @@ test("two replicas report each image's loss in the batch's order, as one thread 
   await selectBackend('wasm');
   const model = buildModel('mlp');
   const [batch] = new BatchLoader(syntheticImages(11, 7), { batchSize: 11 }).epoch(0);
-  const runner = await parallelRunner(model, 'adam', 2);
+  const runner = await parallelRunner(model, ADAM, 2);
   try {
     const parallel = await runner.step(batch!, 0);
-    const local = await localRunner(model, 'adam').step(batch!, 0);
+    const local = await localRunner(model, ADAM).step(batch!, 0);
     assert.equal(parallel.losses.length, 11);
     assert.ok(new Set(local.losses).size > 5, 'the images have losses of their own');
     local.losses.forEach((loss, i) =>
@@ -298,9 +300,34 @@ test("two replicas report each image's loss in the batch's order, as one thread 
   }
 });
 
+test('weight decay reaches the replicas: two workers update the weights as one thread does', async () => {
+  await selectBackend('wasm');
+  // A fifth off the kernels in one step at 0.001, where Adam's own step is at most 0.001 a weight.
+  const settings = { name: 'adam', weightDecay: 200 } as const;
+  const [batch] = new BatchLoader(syntheticImages(12, 7), { batchSize: 12 }).epoch(0);
+  const local = buildModel('mlp');
+  const parallel = buildModel('mlp');
+  parallel.setWeights(local.getWeights());
+  const norm = (m: tf.LayersModel) => tf.tidy(() => m.getWeights()[0]!.norm().dataSync()[0]!);
+  const before = norm(local);
+  const runner = await parallelRunner(parallel, settings, 2);
+  try {
+    await runner.step(batch!, 0.001);
+    await runner.syncTo(parallel);
+  } finally {
+    await runner.dispose();
+  }
+  await localRunner(local, settings).step(batch!, 0.001);
+  const ratio = norm(local) / before;
+  assert.ok(ratio > 0.75 && ratio < 0.85, `the kernel's norm went ×${ratio}, not ×0.8`);
+  const expected = local.getWeights()[0]!.dataSync();
+  const got = parallel.getWeights()[0]!.dataSync();
+  expected.forEach((w, i) => assert.ok(Math.abs(w - got[i]!) < 1e-5, `weight ${i}: ${got[i]} vs ${w}`));
+});
+
 test('a replica that fails a step fails the step, and the other one is not left waiting for it', async () => {
   await selectBackend('wasm');
-  const runner = await parallelRunner(buildModel('mlp'), 'adam', 2);
+  const runner = await parallelRunner(buildModel('mlp'), ADAM, 2);
   try {
     // Pixels for three images, not four: the second replica cannot make its half of the batch.
     const batch = {
@@ -319,7 +346,7 @@ test('validation on two workers judges every image by the model that training ha
   await selectBackend('wasm');
   setSeed(4);
   const model = buildModel('cnn');
-  const runner = await parallelRunner(model, 'adam', 2);
+  const runner = await parallelRunner(model, ADAM, 2);
   try {
     // A few steps: each replica's BatchNorm statistics follow its own half of every batch. A tiny rate
     // keeps the outputs away from 0 and 1, where different statistics would not show.

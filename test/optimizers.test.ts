@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../src/model/backend.ts';
-import { makeOptimizer, type OptimizerName } from '../src/train/optimizers.ts';
+import { applyToVariables, makeOptimizer, type OptimizerName } from '../src/train/optimizers.ts';
 
 for (const [name, reference] of [
   ['adam', () => tf.train.adam(0.01)],
@@ -49,3 +49,20 @@ for (const [name, reference] of [
     tf.dispose(variables);
   });
 }
+
+test('weight decay shrinks the kernels by 1 − rate·decay and leaves the biases alone', async () => {
+  await selectBackend('cpu');
+  const model = tf.sequential({
+    layers: [tf.layers.dense({ units: 2, inputShape: [3], biasInitializer: 'ones' })],
+  });
+  const [kernel, bias] = model.getWeights().map((w) => w.dataSync().slice());
+  const zeros = model.trainableWeights.map(
+    (v) => new Float32Array(tf.util.sizeFromShape(v.shape as number[])),
+  );
+  // Zero gradients: Adam's own step is 0, so what changes is the decay alone.
+  applyToVariables(makeOptimizer('adam'), model.trainableWeights, zeros, 0.1, 2);
+  const [kernelAfter, biasAfter] = model.getWeights().map((w) => w.dataSync());
+  kernel!.forEach((w, i) => assert.ok(Math.abs(kernelAfter![i]! - 0.8 * w) < 1e-6, `kernel ${i}`));
+  assert.deepEqual(Array.from(biasAfter!), Array.from(bias!));
+  model.dispose();
+});

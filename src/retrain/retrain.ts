@@ -10,6 +10,7 @@ import type { LabeledImages } from '../data/labels.ts';
 import { buildModel } from '../model/architectures.ts';
 import { loadModel, saveModel, setInference } from '../model/model-files.ts';
 import { metadataOfRun } from '../train/run-metadata.ts';
+import { DEFAULT_WEIGHT_DECAY } from '../train/optimizers.ts';
 import { predictBird } from '../model/predict.ts';
 import { listVersions, nextVersionDir, type VersionInfo } from '../model/registry.ts';
 import { computeMetrics, type Metrics } from '../train/metrics.ts';
@@ -136,7 +137,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
       validationImages: cifarValidation.count,
       seed: options.seed ?? 1,
       backend: options.backend,
-      optimizer: 'adam one-cycle',
+      optimizer: `adam one-cycle, weight decay ${DEFAULT_WEIGHT_DECAY.adam}`,
       minutes: length.minutes,
       mode: options.mode,
       basedOn: options.mode === 'fine-tune' ? previous.name : undefined,

@@ -12,8 +12,7 @@ import { withUnreadInputGradient, type ConvolutionShapes } from '../model/wasm-k
 import { spawnTsWorker } from '../threads/spawn.ts';
 import { exchangeMemory } from './gradient-exchange.ts';
 import { crossEntropy } from './loss.ts';
-import type { OptimizerName } from './optimizers.ts';
-import { applyToVariables, makeOptimizer } from './optimizers.ts';
+import { applyToVariables, makeOptimizer, type OptimizerSettings } from './optimizers.ts';
 
 export interface StepResult {
   loss: number;
@@ -76,13 +75,14 @@ export function gradientArrays(logits: tf.LayersModel, grads: tf.NamedTensorMap)
   return arrays;
 }
 
-export function localRunner(model: tf.LayersModel, optimizerName: OptimizerName): StepRunner {
+export function localRunner(model: tf.LayersModel, settings: OptimizerSettings): StepRunner {
   const logits = logitsOf(model);
-  const optimizer = makeOptimizer(optimizerName);
+  const optimizer = makeOptimizer(settings.name);
   return {
     async step(batch, learningRate) {
       const { grads, ...result } = computeGradients(logits, batch);
-      applyToVariables(optimizer, logits.trainableWeights, gradientArrays(logits, grads), learningRate);
+      const arrays = gradientArrays(logits, grads);
+      applyToVariables(optimizer, logits.trainableWeights, arrays, learningRate, settings.weightDecay);
       return result;
     },
     async predict(x) {
@@ -100,7 +100,7 @@ export type WorkerRequest =
       backend: string;
       modelJson: string;
       weights: Float32Array[];
-      optimizer: OptimizerName;
+      optimizer: OptimizerSettings;
       /** Where the replicas average their gradients (gradient-exchange.ts), and this one's rank there. */
       exchange: SharedArrayBuffer;
       rank: number;
@@ -183,7 +183,7 @@ export function setWeightArrays(model: tf.LayersModel, weights: Float32Array[]):
 
 export async function parallelRunner(
   model: tf.LayersModel,
-  optimizerName: OptimizerName,
+  optimizer: OptimizerSettings,
   workers: number,
 ): Promise<StepRunner> {
   const handles = Array.from({ length: workers }, () => new WorkerHandle());
@@ -198,7 +198,7 @@ export async function parallelRunner(
             backend: tf.getBackend(),
             modelJson,
             weights: weightArrays(model),
-            optimizer: optimizerName,
+            optimizer,
             exchange,
             rank,
             workers,

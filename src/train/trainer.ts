@@ -11,7 +11,7 @@ import type { LabeledImages } from '../data/labels.ts';
 import { predictBirdNow } from '../model/predict.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { HardExampleSampler, type Sampling } from './hard-examples.ts';
-import { DEFAULT_LEARNING_RATE, type OptimizerName } from './optimizers.ts';
+import { DEFAULT_LEARNING_RATE, DEFAULT_WEIGHT_DECAY, type OptimizerName } from './optimizers.ts';
 import { RunProgress } from './run-progress.ts';
 import { learningRateAt, type Schedule } from './schedule.ts';
 import { localRunner, parallelRunner, workersFor } from './steps.ts';
@@ -37,6 +37,8 @@ export interface TrainOptions {
   batchSize?: number;
   optimizer?: OptimizerName;
   learningRate?: number;
+  /** Decoupled weight decay of the kernels; default: per optimizer (DEFAULT_WEIGHT_DECAY). */
+  weightDecay?: number;
   schedule?: Schedule;
   augment?: boolean;
   /** 'hard' (the default): after two whole epochs, each epoch trains on half the images, the harder ones. */
@@ -115,6 +117,10 @@ export async function train(
     onEvent = () => {},
   } = options;
   const peakRate = options.learningRate ?? DEFAULT_LEARNING_RATE[optimizerName];
+  const settings = {
+    name: optimizerName,
+    weightDecay: options.weightDecay ?? DEFAULT_WEIGHT_DECAY[optimizerName],
+  };
   const loader = new BatchLoader(trainSet, { batchSize, shuffle: true, augment, seed });
   const sampler = sampling === 'hard' ? new HardExampleSampler(trainSet.count, seed) : undefined;
   let totalSteps = Number.isFinite(epochs) ? 0 : Infinity;
@@ -122,8 +128,7 @@ export async function train(
     totalSteps += loader.batchesFor(sampler?.imagesIn(epoch));
   }
   const progress = new RunProgress(totalSteps, minutes); // the clock starts with the workers' start-up
-  const runner =
-    workers > 1 ? await parallelRunner(model, optimizerName, workers) : localRunner(model, optimizerName);
+  const runner = workers > 1 ? await parallelRunner(model, settings, workers) : localRunner(model, settings);
   const history: EpochResult[] = [];
   const validationX = normalizeAll(validationSet);
   let best: { epoch: number; metrics: Metrics; weights: tf.Tensor[] } | undefined;

@@ -5,7 +5,7 @@ import { logitsOf } from '../model/architectures.ts';
 import { selectBackend, type BackendChoice } from '../model/backend.ts';
 import { predictBirdNow } from '../model/predict.ts';
 import { GradientExchange } from './gradient-exchange.ts';
-import { applyToVariables, makeOptimizer, type Optimizer } from './optimizers.ts';
+import { applyToVariables, makeOptimizer, type Optimizer, type OptimizerSettings } from './optimizers.ts';
 import {
   computeGradients,
   gradientArrays,
@@ -19,6 +19,7 @@ import {
 let logits: tf.LayersModel;
 let model: tf.LayersModel;
 let optimizer: Optimizer;
+let settings: OptimizerSettings;
 let exchange: GradientExchange;
 
 const reply = (message: WorkerReply, transfer: ArrayBuffer[] = []) =>
@@ -31,7 +32,8 @@ async function handle(request: WorkerRequest): Promise<void> {
       model = await tf.models.modelFromJSON(JSON.parse(request.modelJson));
       setWeightArrays(model, request.weights);
       logits = logitsOf(model);
-      optimizer = makeOptimizer(request.optimizer);
+      settings = request.optimizer;
+      optimizer = makeOptimizer(settings.name);
       exchange = new GradientExchange(request.exchange, request.rank, request.workers, gradientSizes(logits));
       reply({ kind: 'ready' });
       return;
@@ -39,7 +41,7 @@ async function handle(request: WorkerRequest): Promise<void> {
     case 'step': {
       const own = request.size > 0 ? computeGradients(logits, request) : undefined;
       const grads = exchange.average(own && gradientArrays(logits, own.grads), request.shares);
-      applyToVariables(optimizer, logits.trainableWeights, grads, request.learningRate);
+      applyToVariables(optimizer, logits.trainableWeights, grads, request.learningRate, settings.weightDecay);
       const losses = own?.losses ?? new Float32Array(0);
       reply({ kind: 'step', loss: own?.loss ?? 0, hits: own?.hits ?? 0, losses }, [
         losses.buffer as ArrayBuffer,

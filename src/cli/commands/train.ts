@@ -4,6 +4,7 @@ import { ARCHITECTURES, buildModel, type Architecture } from '../../model/archit
 import { BACKENDS, selectBackend, type BackendChoice } from '../../model/backend.ts';
 import { saveModel } from '../../model/model-files.ts';
 import { SAMPLINGS, type Sampling } from '../../train/hard-examples.ts';
+import { DEFAULT_WEIGHT_DECAY } from '../../train/optimizers.ts';
 import { metadataOfRun } from '../../train/run-metadata.ts';
 import { SCHEDULES, type Schedule } from '../../train/schedule.ts';
 import { DEFAULT_BATCH_SIZE, train, type OptimizerName } from '../../train/trainer.ts';
@@ -32,6 +33,11 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', 'minibatch size', integer, DEFAULT_BATCH_SIZE)
     .addOption(new Option('--optimizer <name>', 'optimizer').choices(['adam', 'sgd']).default('adam'))
     .option('--lr <rate>', 'peak learning rate (default: adam 2e-3, sgd 1e-2)', number)
+    .option(
+      '--weight-decay <d>',
+      `decoupled weight decay of the kernels (default: adam ${DEFAULT_WEIGHT_DECAY.adam}, sgd ${DEFAULT_WEIGHT_DECAY.sgd})`,
+      number,
+    )
     .addOption(
       new Option('--schedule <name>', 'learning-rate schedule').choices(SCHEDULES).default('one-cycle'),
     )
@@ -67,6 +73,7 @@ export function trainCommand(): Command {
       let lastVal = '-';
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
+      const weightDecay: number = opts.weightDecay ?? DEFAULT_WEIGHT_DECAY[opts.optimizer as OptimizerName];
       const epochs: number = opts.epochs ?? (opts.minutes ? Infinity : DEFAULT_EPOCHS);
       const result = await train(model, trainSet, validationSet, {
         epochs,
@@ -74,6 +81,7 @@ export function trainCommand(): Command {
         batchSize: opts.batchSize,
         optimizer: opts.optimizer as OptimizerName,
         learningRate: opts.lr,
+        weightDecay,
         schedule: opts.schedule as Schedule,
         augment: opts.augment,
         sampling: opts.sampling as Sampling,
@@ -106,7 +114,7 @@ export function trainCommand(): Command {
             validationImages: validationSet.count,
             seed: opts.seed,
             backend,
-            optimizer: `${opts.optimizer} ${opts.schedule}`,
+            optimizer: `${opts.optimizer} ${opts.schedule}, weight decay ${weightDecay}`,
             minutes: opts.minutes,
             command: `birdgate train ${process.argv.slice(3).join(' ')}`,
           },
