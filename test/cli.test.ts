@@ -13,6 +13,31 @@ async function birdgate(args: string[], home: string) {
   return run(BIN, args, { env: { ...process.env, BIRDGATE_HOME: home }, maxBuffer: 1 << 24 });
 }
 
+/** Output of a `--json` command: one JSON value a line. */
+const jsonLines = (stdout: string) =>
+  stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+
+/** `birdgate train` of the MLP on the fixture data on wasm, into `out`: its `--json` lines. */
+async function trainMlp(out: string, options: string[]) {
+  const args = [
+    'train',
+    '--data',
+    data,
+    '--arch',
+    'mlp',
+    ...options,
+    '--backend',
+    'wasm',
+    '--out',
+    out,
+    '--json',
+  ];
+  return jsonLines((await birdgate(args, work)).stdout);
+}
+
 let work: string;
 let data: string;
 let model: string;
@@ -26,30 +51,7 @@ before(async () => {
 });
 
 test('train → eval --json → classify --json, end to end through bin/birdgate', async () => {
-  const trained = await birdgate(
-    [
-      'train',
-      '--data',
-      data,
-      '--arch',
-      'mlp',
-      '--epochs',
-      '3',
-      '--lr',
-      '0.001',
-      '--no-augment',
-      '--backend',
-      'wasm',
-      '--out',
-      model,
-      '--json',
-    ],
-    work,
-  );
-  const lines = trained.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+  const lines = await trainMlp(model, ['--epochs', '3', '--lr', '0.001', '--no-augment']);
   assert.equal(lines.filter((l) => l.type === 'epoch').length, 3);
   const metadata = JSON.parse(await readFile(path.join(model, 'metadata.json'), 'utf8'));
   assert.equal(metadata.architecture, 'mlp');
@@ -78,11 +80,7 @@ test('train → eval --json → classify --json, end to end through bin/birdgate
   const classified = await birdgate(['classify', photos, '--model', model, '--json'], work).catch((e) => e);
   assert.equal(classified.code, 2, 'bad files make the exit code 2, after every file was handled');
   const results = new Map<string, { label?: string; pBird?: number; error?: string }>(
-    classified.stdout
-      .trim()
-      .split('\n')
-      .map((l: string) => JSON.parse(l))
-      .map((r: { path: string }) => [path.basename(r.path), r]),
+    jsonLines(classified.stdout).map((r) => [path.basename(r.path), r] as const),
   );
   assert.deepEqual([...results.keys()].sort(), ['bird.jpg', 'corrupt.jpg', 'empty.jpg', 'plane.jpg']);
   assert.equal(results.get('plane.jpg')!.label, 'airplane');
@@ -94,27 +92,7 @@ test('train → eval --json → classify --json, end to end through bin/birdgate
 
 test('train --minutes trains as many epochs as fit and records the budget', async () => {
   const out = path.join(work, 'timed');
-  const trained = await birdgate(
-    [
-      'train',
-      '--data',
-      data,
-      '--arch',
-      'mlp',
-      '--minutes',
-      '0.05',
-      '--backend',
-      'wasm',
-      '--out',
-      out,
-      '--json',
-    ],
-    work,
-  );
-  const lines = trained.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l));
+  const lines = await trainMlp(out, ['--minutes', '0.05']);
   const epochs = lines.filter((l) => l.type === 'epoch');
   const summary = lines.at(-1);
   assert.ok(epochs.length > 3, `${epochs.length} epochs in 3 s`);
