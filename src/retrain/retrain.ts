@@ -14,16 +14,10 @@ import { DEFAULT_WEIGHT_DECAY } from '../train/optimizers.ts';
 import { predictBird } from '../model/predict.ts';
 import { listVersions, nextVersionDir, type VersionInfo } from '../model/registry.ts';
 import { computeMetrics, type Metrics } from '../train/metrics.ts';
-import { train, TrainingCancelled, type TrainEvent } from '../train/trainer.ts';
+import { runLength, train, TrainingCancelled, type RunLength, type TrainEvent } from '../train/trainer.ts';
 import { loadLocalSet, MIN_LOCAL_LABELS, oversample, subset, type LabeledFile } from './local-set.ts';
 
 export type RetrainMode = 'fine-tune' | 'scratch';
-
-/** How long a run is: epochs (Infinity: as many as fit), a budget in minutes, or both (see TrainOptions). */
-export interface RunLength {
-  epochs: number;
-  minutes?: number;
-}
 
 /**
  * Defaults sized so a fine-tune on 10,000 CIFAR + 500 local images takes well under a minute, and a model
@@ -102,10 +96,7 @@ export async function retrain(options: RetrainOptions): Promise<RetrainResult> {
   const trainSet = concatLabeledImages([cifarPart, oversample(localTrain, times)].filter((s) => s.count));
 
   const model = options.mode === 'scratch' ? buildModel('cnn') : (await loadModel(previous.dir)).model;
-  const length: RunLength =
-    options.epochs === undefined && options.minutes === undefined
-      ? defaults.length
-      : { epochs: options.epochs ?? Infinity, minutes: options.minutes };
+  const length = runLength(options, defaults.length);
   const result = await train(model, trainSet, cifarValidation, {
     ...length,
     learningRate: defaults.learningRate,

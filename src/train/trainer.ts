@@ -25,7 +25,8 @@ export type { OptimizerName };
  */
 export const DEFAULT_BATCH_SIZE = 32;
 
-export interface TrainOptions {
+/** How long a run is: epochs, a budget in minutes, or both (whichever ends first). */
+export interface RunLength {
   /** Epochs to train; with `minutes`, at most this many (Infinity: as many as fit). */
   epochs: number;
   /**
@@ -34,6 +35,16 @@ export interface TrainOptions {
    * then depends on the machine's speed: the same seed no longer gives the same model.
    */
   minutes?: number;
+}
+
+/** The length a user asked for (epochs, minutes, or both), or `defaults` if neither. */
+export function runLength(asked: { epochs?: number; minutes?: number }, defaults: RunLength): RunLength {
+  return asked.epochs === undefined && asked.minutes === undefined
+    ? defaults
+    : { epochs: asked.epochs ?? Infinity, minutes: asked.minutes };
+}
+
+export interface TrainOptions extends RunLength {
   batchSize?: number;
   optimizer?: OptimizerName;
   learningRate?: number;

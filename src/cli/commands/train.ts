@@ -7,7 +7,7 @@ import { SAMPLINGS, type Sampling } from '../../train/hard-examples.ts';
 import { DEFAULT_WEIGHT_DECAY } from '../../train/optimizers.ts';
 import { metadataOfRun } from '../../train/run-metadata.ts';
 import { SCHEDULES, type Schedule } from '../../train/schedule.ts';
-import { DEFAULT_BATCH_SIZE, train, type OptimizerName } from '../../train/trainer.ts';
+import { DEFAULT_BATCH_SIZE, runLength, train, type OptimizerName } from '../../train/trainer.ts';
 import { progressBar } from '../progress.ts';
 import { integer, number } from '../parse.ts';
 
@@ -74,10 +74,10 @@ export function trainCommand(): Command {
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
       const weightDecay: number = opts.weightDecay ?? DEFAULT_WEIGHT_DECAY[opts.optimizer as OptimizerName];
-      const epochs: number = opts.epochs ?? (opts.minutes ? Infinity : DEFAULT_EPOCHS);
+      const { epochs, minutes } = runLength(opts, { epochs: DEFAULT_EPOCHS });
       const result = await train(model, trainSet, validationSet, {
         epochs,
-        minutes: opts.minutes,
+        minutes,
         batchSize: opts.batchSize,
         optimizer: opts.optimizer as OptimizerName,
         learningRate: opts.lr,
@@ -115,7 +115,7 @@ export function trainCommand(): Command {
             seed: opts.seed,
             backend,
             optimizer: `${opts.optimizer} ${opts.schedule}, weight decay ${weightDecay}`,
-            minutes: opts.minutes,
+            minutes,
             command: `birdgate train ${process.argv.slice(3).join(' ')}`,
           },
         }),
