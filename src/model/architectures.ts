@@ -45,27 +45,34 @@ function bookCnn(): tf.Sequential {
 }
 
 /**
- * The default: three blocks of two 3×3 convolutions (BatchNorm, ReLU) with max pooling, then global
- * average pooling. Small enough to train on two CPU cores in minutes, wide enough for ≥ 0.95.
+ * The default: six 3×3 convolutions (BatchNorm, ReLU) that pool early. One convolution at 32×32 with
+ * widths[0] channels; then at each smaller size (a 2×2 max pool between sizes) two, from the previous width
+ * to the next; one more at the smallest size; global average pooling. With widths 24-48-96: 32×32 (24),
+ * 16×16 (24, 48), 8×8 (48, 96), 4×4 (96). That is the multiply-adds of three blocks of two convolutions of
+ * 16-32-64 channels (9.9 M an image) with 2.2× the weights, moved from 32×32, where 16 channels learn
+ * little and cost the most per multiply-add, to the smaller sizes: better in the same minutes
+ * (docs/benchmarks.md, thirteenth session).
  */
-function cnn(widths: readonly number[], batchNorm = true): tf.Sequential {
+function cnn(widths: readonly number[]): tf.Sequential {
   const model = tf.sequential();
-  widths.forEach((filters, block) => {
-    for (let i = 0; i < 2; i++) {
+  const last = widths[widths.length - 1]!;
+  const sizes = [...widths.map((width, i) => (i === 0 ? [width] : [widths[i - 1]!, width])), [last]];
+  sizes.forEach((convolutions, size) => {
+    if (size > 0) model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+    for (const filters of convolutions) {
       model.add(
         tf.layers.conv2d({
-          ...(block === 0 && i === 0 ? { inputShape: INPUT_SHAPE } : {}),
+          ...(model.layers.length === 0 ? { inputShape: INPUT_SHAPE } : {}),
           filters,
           kernelSize: 3,
           padding: 'same',
-          useBias: !batchNorm,
+          useBias: false,
           kernelInitializer: 'heNormal',
         }),
       );
-      if (batchNorm) model.add(batchNormalization({ momentum: 0.9 }));
+      model.add(batchNormalization({ momentum: 0.9 }));
       model.add(tf.layers.reLU());
     }
-    model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
   });
   model.add(tf.layers.globalAveragePooling2d({}));
   model.add(tf.layers.dense({ units: 2 }));
@@ -73,7 +80,7 @@ function cnn(widths: readonly number[], batchNorm = true): tf.Sequential {
 }
 
 /** Builds an untrained model; the last layer is the softmax over the logits layer before it. */
-export const DEFAULT_CNN_WIDTHS = [16, 32, 64];
+export const DEFAULT_CNN_WIDTHS = [24, 48, 96];
 
 export function buildModel(
   arch: Architecture,

@@ -1,6 +1,11 @@
 import { Command, Option } from 'commander';
 import { loadCifar } from '../../data/cifar.ts';
-import { ARCHITECTURES, buildModel, type Architecture } from '../../model/architectures.ts';
+import {
+  ARCHITECTURES,
+  buildModel,
+  DEFAULT_CNN_WIDTHS,
+  type Architecture,
+} from '../../model/architectures.ts';
 import { BACKENDS, selectBackend, type BackendChoice } from '../../model/backend.ts';
 import { saveModel } from '../../model/model-files.ts';
 import { SAMPLINGS, type Sampling } from '../../train/hard-examples.ts';
@@ -19,7 +24,11 @@ export function trainCommand(): Command {
     .requiredOption('--data <dir|archive>', 'CIFAR-10 binary folder or cifar-10-binary.tar.gz')
     .requiredOption('--out <dir>', 'model folder to write')
     .addOption(new Option('--arch <arch>', 'architecture').choices(ARCHITECTURES).default('cnn'))
-    .option('--widths <list>', 'cnn only: channels of its three blocks', (v) => v.split(',').map(integer))
+    .option(
+      '--widths <list>',
+      `cnn only: channels at 32×32, then the width each smaller size widens to (default: ${DEFAULT_CNN_WIDTHS.join(',')})`,
+      (v) => v.split(',').map(integer),
+    )
     .option(
       '--epochs <n>',
       `epochs, after the second of half the images unless --sampling all (default: ${DEFAULT_EPOCHS}; with --minutes, as many as fit)`,
