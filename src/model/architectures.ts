@@ -48,15 +48,17 @@ function bookCnn(): tf.Sequential {
  * The default: six 3×3 convolutions (BatchNorm, ReLU) that pool early. One convolution at 32×32 with
  * widths[0] channels; then at each smaller size (a 2×2 max pool between sizes) two, from the previous width
  * to the next; one more at the smallest size; global average pooling. With widths 24-48-96: 32×32 (24),
- * 16×16 (24, 48), 8×8 (48, 96), 4×4 (96). That is the multiply-adds of three blocks of two convolutions of
- * 16-32-64 channels (9.9 M an image) with 2.2× the weights, moved from 32×32, where 16 channels learn
- * little and cost the most per multiply-add, to the smaller sizes: better in the same minutes
- * (docs/benchmarks.md, thirteenth session).
+ * 16×16 (24, 48), 8×8 (48, 96), 4×4 (96). The multiply-adds of the earlier layout (three blocks of two
+ * convolutions, 16-32-64: 9.9 M an image) with 2.2× the weights, moved away from 32×32, where 16-channel
+ * convolutions cost the most per multiply-add: better in the same minutes (docs/training-speed.md,
+ * "Pooling earlier").
  */
 function cnn(widths: readonly number[]): tf.Sequential {
   const model = tf.sequential();
-  const last = widths[widths.length - 1]!;
-  const sizes = [...widths.map((width, i) => (i === 0 ? [width] : [widths[i - 1]!, width])), [last]];
+  const sizes = [
+    ...widths.map((width, i) => (i === 0 ? [width] : [widths[i - 1]!, width])),
+    [widths.at(-1)!],
+  ];
   sizes.forEach((convolutions, size) => {
     if (size > 0) model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
     for (const filters of convolutions) {
