@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
-import { buildModel, logitsOf } from '../src/model/architectures.ts';
+import { buildModel, DEFAULT_CNN_WIDTHS, logitsOf } from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { setSeed } from '../src/model/seed.ts';
 import { withUnreadInputGradient } from '../src/model/wasm-kernels.ts';
@@ -371,7 +371,7 @@ test('a training step skips the first convolution’s input gradient; every weig
   for (const arch of ['book-cnn', 'cnn'] as const) {
     await selectBackend('cpu');
     setSeed(6);
-    const weights = buildModel(arch)
+    const weights = buildModel(arch, DEFAULT_CNN_WIDTHS, 1)
       .getWeights()
       .map((w) => w.arraySync());
     const batch = {
@@ -382,7 +382,7 @@ test('a training step skips the first convolution’s input gradient; every weig
     const gradients: Float32Array[][] = [];
     for (const backend of ['cpu', 'wasm'] as const) {
       await selectBackend(backend);
-      const model = buildModel(arch);
+      const model = buildModel(arch, DEFAULT_CNN_WIDTHS, 1);
       model.setWeights(weights.map((w) => tf.tensor(w)));
       const { grads } = computeGradients(logitsOf(model), batch);
       gradients.push(Object.values(grads).map((g) => g.dataSync() as Float32Array));

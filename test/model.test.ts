@@ -4,7 +4,13 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { normalizeAll } from '../src/data/batches.ts';
 import { PIXELS_PER_IMAGE } from '../src/images/normalize.ts';
-import { ARCHITECTURES, buildModel } from '../src/model/architectures.ts';
+import {
+  ARCHITECTURES,
+  buildModel,
+  DEFAULT_CNN_WIDTHS,
+  logitsOf,
+  membersOf,
+} from '../src/model/architectures.ts';
 import { selectBackend } from '../src/model/backend.ts';
 import { loadModel, newMetadata, saveModel, type ModelMetadata } from '../src/model/model-files.ts';
 import { inferenceGraph } from '../src/model/inference-graph.ts';
@@ -59,7 +65,8 @@ for (const backend of ['wasm', 'cpu'] as const) {
     for (const arch of ARCHITECTURES) {
       const model = buildModel(arch);
       // Trained-looking BatchNorm statistics, so folding them is really exercised.
-      for (const layer of model.layers.filter((l) => l.getClassName() === 'BatchNormalization')) {
+      const layers = membersOf(model).flatMap((member) => member.layers);
+      for (const layer of layers.filter((l) => l.getClassName() === 'BatchNormalization')) {
         const n = layer.getWeights()[0]!.shape[0]!;
         layer.setWeights([
           tf.randomUniform([n], 0.5, 2, 'float32', 3),
@@ -245,6 +252,35 @@ test('the CNN trains on wasm (convolution gradients included) and beats chance',
   assert.ok(result.validation.accuracy >= 0.8, `accuracy ${result.validation.accuracy}`);
 });
 
+test("an ensemble's members train independently: the first exactly as one model of the same seed", async () => {
+  await selectBackend('wasm');
+  const options = { epochs: 1, batchSize: 32, workers: 1, seed: 3 };
+  const trainSet = syntheticImages(96, 3);
+  setSeed(2);
+  const ensemble = buildModel('cnn', [8, 8, 8], 2);
+  await train(ensemble, trainSet, syntheticImages(32, 4), options);
+  setSeed(2);
+  const single = buildModel('cnn', [8, 8, 8], 1);
+  await train(single, trainSet, syntheticImages(32, 4), options);
+  const [first, second] = membersOf(ensemble).map((member) => member.getWeights().map((w) => w.dataSync()));
+  const alone = single.getWeights().map((w) => w.dataSync());
+  first!.forEach((w, i) => assert.deepEqual(w, alone[i], `weight ${i}`));
+  assert.notDeepEqual(second![0], first![0]);
+  // The ensemble's probabilities are its members' mean, by layers and by the inference graph alike.
+  const x = normalizeAll(syntheticImages(8, 5));
+  const means = membersOf(ensemble).map((member) => predictBird(member, x));
+  const expected = means[0]!.map((p, i) => (p + means[1]![i]!) / 2);
+  for (const graph of [undefined, inferenceGraph(ensemble)]) {
+    const got = predictBird(ensemble, x, graph);
+    got.forEach((p, i) => assert.ok(Math.abs(p - expected[i]!) < 1e-5, `image ${i}: ${p} vs ${expected[i]}`));
+  }
+});
+
+test('logitsOf refuses an ensemble, which trains member by member', () => {
+  assert.throws(() => logitsOf(buildModel('cnn', [8, 8, 8], 2)), /ensemble/);
+  assert.deepEqual(membersOf(buildModel('mlp')).length, 1);
+});
+
 test('cancelling stops training and keeps the best weights so far', async () => {
   await selectBackend('wasm');
   const abort = new AbortController();
@@ -345,7 +381,7 @@ test('a replica that fails a step fails the step, and the other one is not left 
 test('validation on two workers judges every image by the model that training hands back', async () => {
   await selectBackend('wasm');
   setSeed(4);
-  const model = buildModel('cnn');
+  const model = buildModel('cnn', DEFAULT_CNN_WIDTHS, 1);
   const runner = await parallelRunner(model, ADAM, 2);
   try {
     // A few steps: each replica's BatchNorm statistics follow its own half of every batch. A tiny rate

@@ -45,13 +45,12 @@ function bookCnn(): tf.Sequential {
 }
 
 /**
- * The default: six 3×3 convolutions (BatchNorm, ReLU) that pool early. One convolution at 32×32 with
- * widths[0] channels; then at each smaller size (a 2×2 max pool between sizes) two, from the previous width
- * to the next; one more at the smallest size; global average pooling. With widths 24-48-96: 32×32 (24),
- * 16×16 (24, 48), 8×8 (48, 96), 4×4 (96). The multiply-adds of the earlier layout (three blocks of two
- * convolutions, 16-32-64: 9.9 M an image) with 2.2× the weights, moved away from 32×32, where 16-channel
- * convolutions cost the most per multiply-add: better in the same minutes (docs/training-speed.md,
- * "Pooling earlier").
+ * The default's members: six 3×3 convolutions (BatchNorm, ReLU) that pool early. One convolution at 32×32
+ * with widths[0] channels; then at each smaller size (a 2×2 max pool between sizes) two, from the previous
+ * width to the next; one more at the smallest size; global average pooling. With widths 16-32-64: 32×32
+ * (16), 16×16 (16, 32), 8×8 (32, 64), 4×4 (64), 4.4 M multiply-adds an image. Pooling after the first
+ * convolution keeps work away from 32×32, where narrow convolutions cost the most per multiply-add
+ * (docs/training-speed.md, "Pooling earlier").
  */
 function cnn(widths: readonly number[]): tf.Sequential {
   const model = tf.sequential();
@@ -81,21 +80,48 @@ function cnn(widths: readonly number[]): tf.Sequential {
   return model;
 }
 
-/** Builds an untrained model; the last layer is the softmax over the logits layer before it. */
-export const DEFAULT_CNN_WIDTHS = [24, 48, 96];
+export const DEFAULT_CNN_WIDTHS = [16, 32, 64];
+/** Independently trained cnns whose probabilities the default model averages (see `ensemble`). */
+export const DEFAULT_CNN_MEMBERS = 2;
 
-export function buildModel(
-  arch: Architecture,
-  widths: readonly number[] = DEFAULT_CNN_WIDTHS,
-): tf.Sequential {
+/** One model: its layers, then the softmax over the logits layer before it. */
+function single(arch: Architecture, widths: readonly number[]): tf.Sequential {
   const model = arch === 'mlp' ? mlp() : arch === 'book-cnn' ? bookCnn() : cnn(widths);
   model.add(tf.layers.softmax());
   return model;
 }
 
-/** The same layers without the final softmax: what the training loss reads. */
+/**
+ * Several models side by side, their probabilities averaged: each member a whole model (a nested
+ * Sequential), trained on its own (train/trainer.ts), so each can run on its own core with no gradients
+ * between threads. Two narrow cnns beat one wide one of the same cost in the same minutes: their errors
+ * are largely different (docs/training-speed.md, "Two models instead of one").
+ */
+function ensemble(members: tf.Sequential[]): tf.LayersModel {
+  const input = tf.input({ shape: INPUT_SHAPE });
+  const outputs = members.map((member) => member.apply(input) as tf.SymbolicTensor);
+  return tf.model({ inputs: input, outputs: tf.layers.average().apply(outputs) as tf.SymbolicTensor });
+}
+
+/** Builds an untrained model; members > 1 builds an ensemble of that many. */
+export function buildModel(
+  arch: Architecture,
+  widths: readonly number[] = DEFAULT_CNN_WIDTHS,
+  members = arch === 'cnn' ? DEFAULT_CNN_MEMBERS : 1,
+): tf.LayersModel {
+  if (members === 1) return single(arch, widths);
+  return ensemble(Array.from({ length: members }, () => single(arch, widths)));
+}
+
+/** The models an ensemble averages, each a whole model of its own; a single model is its only member. */
+export function membersOf(model: tf.LayersModel): tf.LayersModel[] {
+  const nested = model.layers.filter((layer): layer is tf.LayersModel => layer instanceof tf.LayersModel);
+  return nested.length > 0 ? nested : [model];
+}
+
+/** The same layers without the final softmax: what the training loss reads (of one model: a member). */
 export function logitsOf(model: tf.LayersModel): tf.LayersModel {
-  const logits = model.layers[model.layers.length - 2];
-  if (!logits) throw new Error('model has no logits layer');
+  const logits = model.layers.at(-1)?.getClassName() === 'Softmax' ? model.layers.at(-2) : undefined;
+  if (!logits) throw new Error('model has no logits layer under a softmax (an ensemble trains by member)');
   return tf.model({ inputs: model.inputs, outputs: logits.output as tf.SymbolicTensor });
 }

@@ -5,9 +5,11 @@
  * per-call bookkeeping. On the watcher's small batches that bookkeeping and the separate BatchNorm and
  * ReLU ops cost more than the convolutions (docs/benchmarks.md). Outputs equal `model.predict` to float
  * rounding (test/model.test.ts). Built from a snapshot of the weights: after they change, build another
- * (`predictBirdNow` does, for validation during training).
+ * (`predictBirdNow` does, for validation during training). An ensemble runs one graph per member and
+ * averages their probabilities.
  */
 import * as tf from '@tensorflow/tfjs';
+import { membersOf } from './architectures.ts';
 import { winogradApplies, winogradConv2d, winogradFilter } from './winograd.ts';
 
 type Step = (x: tf.Tensor) => tf.Tensor;
@@ -22,7 +24,22 @@ export interface InferenceGraph {
 
 /** undefined when the model has a layer this does not know: the caller keeps using `model.predict`. */
 export function inferenceGraph(model: tf.LayersModel): InferenceGraph | undefined {
-  const layers = model.layers;
+  const members = membersOf(model);
+  if (members.length === 1) return chainGraph(model.layers);
+  const averaged = model.layers.at(-1)?.getClassName() === 'Average';
+  const graphs = averaged ? members.map((member) => chainGraph(member.layers)) : [];
+  if (graphs.length === 0 || graphs.some((graph) => !graph)) {
+    graphs.forEach((graph) => graph?.dispose());
+    return undefined;
+  }
+  return {
+    run: (x) => tf.tidy(() => tf.div(tf.addN(graphs.map((graph) => graph!.run(x))), graphs.length)),
+    dispose: () => graphs.forEach((graph) => graph!.dispose()),
+  };
+}
+
+/** The graph of a chain of layers, each feeding the next. */
+function chainGraph(layers: tf.layers.Layer[]): InferenceGraph | undefined {
   const steps: Step[] = [];
   const owned: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T) => (owned.push(tf.keep(t)), t);

@@ -1,6 +1,7 @@
 /**
- * One training step, two ways: on this thread, or data-parallel across worker threads (one model
- * replica each; every replica applies the same averaged gradients, so they never drift apart).
+ * One training step, two ways: on this thread, or on worker threads: data-parallel (one model replica
+ * each; every replica applies the same averaged gradients, so they never drift apart), or a single one,
+ * as each member of an ensemble trains (trainer.ts).
  */
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';

@@ -2,19 +2,26 @@
  * The training loop: shuffled, optionally augmented minibatches; cross-entropy on the logits under the
  * softmax (log-softmax + NLL); SGD or Adam under a learning-rate schedule; after two whole epochs, epochs
  * of the harder half of the images (hard-examples.ts); validation accuracy each epoch; the best epoch's
- * weights kept; a number of epochs, a budget in minutes, or both (whichever ends first). Everything
+ * weights kept; a number of epochs, a budget in minutes, or both (whichever ends first). An ensemble's
+ * members train side by side, each on its own data order, and are validated together. Everything
  * observable goes out as events (CLI progress bar, UI charts).
  */
 import * as tf from '@tensorflow/tfjs';
 import { BatchLoader, normalizeAll } from '../data/batches.ts';
 import type { LabeledImages } from '../data/labels.ts';
+import { membersOf } from '../model/architectures.ts';
 import { predictBirdNow } from '../model/predict.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 import { HardExampleSampler, type Sampling } from './hard-examples.ts';
-import { DEFAULT_LEARNING_RATE, DEFAULT_WEIGHT_DECAY, type OptimizerName } from './optimizers.ts';
+import {
+  DEFAULT_LEARNING_RATE,
+  DEFAULT_WEIGHT_DECAY,
+  type OptimizerName,
+  type OptimizerSettings,
+} from './optimizers.ts';
 import { RunProgress } from './run-progress.ts';
 import { learningRateAt, type Schedule } from './schedule.ts';
-import { localRunner, parallelRunner, workersFor } from './steps.ts';
+import { localRunner, parallelRunner, workersFor, type StepRunner } from './steps.ts';
 
 export type { OptimizerName };
 
@@ -55,7 +62,10 @@ export interface TrainOptions extends RunLength {
   /** 'hard' (the default): after two whole epochs, each epoch trains on half the images, the harder ones. */
   sampling?: Sampling;
   seed?: number;
-  /** Data-parallel worker threads (1 = train on this thread); default: per model size, see workersFor. */
+  /**
+   * Worker threads (1 = train on this thread): replicas of a single model (data-parallel), or for an
+   * ensemble one thread per member; default: per model size, see workersFor.
+   */
   workers?: number;
   signal?: AbortSignal;
   onEvent?: (event: TrainEvent) => void;
@@ -108,6 +118,38 @@ export function evaluate(model: tf.LayersModel, data: LabeledImages): Metrics {
 /** Lets timers, I/O and cancellation in between steps: each step is synchronous on wasm/cpu. */
 const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
+/** A member's own data order: the first keeps the run's seed, so a single model trains as it always has. */
+const memberSeed = (seed: number, member: number) => seed + 7919 * member;
+
+/** Each member of an ensemble on a thread of its own (no gradients cross threads); one model on `workers`. */
+async function runnersFor(
+  members: tf.LayersModel[],
+  settings: OptimizerSettings,
+  workers: number,
+): Promise<StepRunner[]> {
+  const threadsEach = members.length > 1 ? 1 : workers;
+  const runners: StepRunner[] = [];
+  try {
+    for (const member of members) {
+      runners.push(
+        workers > 1 ? await parallelRunner(member, settings, threadsEach) : localRunner(member, settings),
+      );
+    }
+  } catch (error) {
+    await Promise.all(runners.map((runner) => runner.dispose()));
+    throw error;
+  }
+  return runners;
+}
+
+/** The members' mean p(bird): an ensemble's prediction (inference-graph.ts averages the same way). */
+async function predictTogether(runners: StepRunner[], x: Float32Array): Promise<Float32Array> {
+  const each = await Promise.all(runners.map((runner) => runner.predict(x)));
+  const mean = new Float32Array(each[0]!.length);
+  for (const p of each) p.forEach((value, i) => (mean[i]! += value / each.length));
+  return mean;
+}
+
 export async function train(
   model: tf.LayersModel,
   trainSet: LabeledImages,
@@ -132,14 +174,19 @@ export async function train(
     name: optimizerName,
     weightDecay: options.weightDecay ?? DEFAULT_WEIGHT_DECAY[optimizerName],
   };
-  const loader = new BatchLoader(trainSet, { batchSize, shuffle: true, augment, seed });
-  const sampler = sampling === 'hard' ? new HardExampleSampler(trainSet.count, seed) : undefined;
+  const members = membersOf(model);
+  const runs = members.map((_, k) => ({
+    loader: new BatchLoader(trainSet, { batchSize, shuffle: true, augment, seed: memberSeed(seed, k) }),
+    sampler: sampling === 'hard' ? new HardExampleSampler(trainSet.count, memberSeed(seed, k)) : undefined,
+  }));
+  // Every member has as many images in each epoch, so they step in lockstep: one count for all.
+  const { loader, sampler } = runs[0]!;
   let totalSteps = Number.isFinite(epochs) ? 0 : Infinity;
   for (let epoch = 0; epoch < epochs && Number.isFinite(totalSteps); epoch++) {
     totalSteps += loader.batchesFor(sampler?.imagesIn(epoch));
   }
   const progress = new RunProgress(totalSteps, minutes); // the clock starts with the workers' start-up
-  const runner = workers > 1 ? await parallelRunner(model, settings, workers) : localRunner(model, settings);
+  const runners = await runnersFor(members, settings, workers);
   const history: EpochResult[] = [];
   const validationX = normalizeAll(validationSet);
   let best: { epoch: number; metrics: Metrics; weights: tf.Tensor[] } | undefined;
@@ -162,27 +209,36 @@ export async function train(
       let correct = 0;
       let seen = 0;
       let rate = peakRate;
-      const batches = loader.epoch(epoch, sampler?.subset(epoch));
-      /** Builds the next batch and queues its step; nothing once cancelled, out of time or at the epoch's end. */
+      const batches = runs.map((run) => run.loader.epoch(epoch, run.sampler?.subset(epoch)));
+      /** Builds the next batches and queues their steps; nothing once cancelled, out of time or at the epoch's end. */
       const post = (step: number) => {
         if (signal?.aborted) cancelled = true;
         if (progress.outOfTime()) outOfTime = true;
-        const next = cancelled || outOfTime ? undefined : batches.next();
-        if (!next || next.done) return undefined;
+        if (cancelled || outOfTime) return undefined;
+        const next = batches.flatMap((memberBatches) => {
+          const { done, value } = memberBatches.next();
+          return done ? [] : [value];
+        });
+        if (next.length < runs.length) return undefined;
         const learningRate = learningRateAt(schedule, peakRate, progress.at(step));
-        const result = runner.step(next.value, learningRate);
-        result.catch(() => {}); // awaited in turn; if an earlier step fails first, this one is never read
-        return { indices: next.value.indices, size: next.value.size, learningRate, result };
+        const steps = next.map((batch, k) => {
+          const result = runners[k]!.step(batch, learningRate);
+          result.catch(() => {}); // awaited in turn; if an earlier step fails first, this one is never read
+          return { indices: batch.indices, result };
+        });
+        return { size: next[0]!.size, learningRate, steps };
       };
       let inFlight = post(stepsDone);
       while (inFlight) {
         // Queued while the replicas compute this step, so they go on to it without waiting for this thread.
         const queued = post(stepsDone + 1);
-        const { loss, hits, losses } = await inFlight.result;
-        sampler?.record(inFlight.indices, losses);
+        const results = await Promise.all(inFlight.steps.map((step) => step.result));
+        results.forEach(({ losses }, k) => runs[k]!.sampler?.record(inFlight!.steps[k]!.indices, losses));
+        // An ensemble's loss and accuracy in training are its members' means.
+        const loss = results.reduce((sum, result) => sum + result.loss, 0) / results.length;
         rate = inFlight.learningRate;
         lossSum += loss * inFlight.size;
-        correct += hits;
+        correct += results.reduce((sum, result) => sum + result.hits, 0) / results.length;
         seen += inFlight.size;
         samplesSeen += inFlight.size;
         stepsDone++;
@@ -202,8 +258,8 @@ export async function train(
       }
       if (cancelled || seen === 0) break;
       const stepsEnded = performance.now();
-      await runner.syncTo(model);
-      const metrics = computeMetrics(await runner.predict(validationX), validationSet.labels);
+      await Promise.all(runners.map((runner, k) => runner.syncTo(members[k]!)));
+      const metrics = computeMetrics(await predictTogether(runners, validationX), validationSet.labels);
       const validationAccuracy = metrics.accuracy;
       const isBest = !best || validationAccuracy > best.metrics.accuracy;
       if (isBest) {
@@ -225,7 +281,7 @@ export async function train(
     if (best) model.setWeights(best.weights);
   } finally {
     best?.weights.forEach((w) => w.dispose());
-    await runner.dispose();
+    await Promise.all(runners.map((runner) => runner.dispose()));
   }
   if (cancelled && history.length === 0) throw new TrainingCancelled();
   const durationSec = progress.elapsedMs() / 1000;

@@ -3,6 +3,7 @@ import { loadCifar } from '../../data/cifar.ts';
 import {
   ARCHITECTURES,
   buildModel,
+  DEFAULT_CNN_MEMBERS,
   DEFAULT_CNN_WIDTHS,
   type Architecture,
 } from '../../model/architectures.ts';
@@ -26,8 +27,13 @@ export function trainCommand(): Command {
     .addOption(new Option('--arch <arch>', 'architecture').choices(ARCHITECTURES).default('cnn'))
     .option(
       '--widths <list>',
-      `cnn only: channels at 32×32, then the width each smaller size widens to (default: ${DEFAULT_CNN_WIDTHS.join(',')})`,
+      `cnn only: each model's channels at 32×32, then the width each smaller size widens to (default: ${DEFAULT_CNN_WIDTHS.join(',')})`,
       (v) => v.split(',').map(integer),
+    )
+    .option(
+      '--members <n>',
+      `models trained side by side whose probabilities are averaged (default: ${DEFAULT_CNN_MEMBERS} for cnn, 1 otherwise)`,
+      integer,
     )
     .option(
       '--epochs <n>',
@@ -59,7 +65,7 @@ export function trainCommand(): Command {
     .option('--seed <n>', 'random seed (shuffle, augmentation, initial weights)', integer, 1)
     .option(
       '--workers <n>',
-      'data-parallel training threads (default: 2 on two cores, 1 for large models)',
+      'training threads: replicas of one model, or one per member (default: 2 on two cores, 1 for large models)',
       integer,
     )
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(BACKENDS).default('auto'))
@@ -72,7 +78,7 @@ export function trainCommand(): Command {
       ]);
       const { setSeed } = await import('../../model/seed.ts');
       setSeed(opts.seed);
-      const model = buildModel(opts.arch as Architecture, opts.widths);
+      const model = buildModel(opts.arch as Architecture, opts.widths, opts.members);
       const bar = opts.json
         ? undefined
         : progressBar(
