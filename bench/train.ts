@@ -1,13 +1,14 @@
 /**
  * Training throughput: samples/s at batch 64 on the shared CIFAR data, for the book's ch.8 CNN, the
- * default CNN and the book's MLP, on every backend that loads here. One JSON line per case. By default one
- * epoch of the training split: a steady state, as PyTorch's reference figures are (the first steps of a
- * run are slower while V8 compiles the hot wasm functions with its optimising tier).
+ * default CNN (two models, each image through both: `members`) and the book's MLP, on every backend that
+ * loads here. One JSON line per case. By default one epoch of the training split: a steady state, as
+ * PyTorch's reference figures are (the first steps of a run are slower while V8 compiles the hot wasm
+ * functions with its optimising tier).
  * Usage: npm run bench:train [-- --data DIR] [-- --backends wasm,cpu] [-- --batches N (≤ an epoch)] [-- --workers N]
  */
 import { parseArgs } from 'node:util';
 import { loadCifar } from '../src/data/cifar.ts';
-import { buildModel, type Architecture } from '../src/model/architectures.ts';
+import { buildModel, membersOf, type Architecture } from '../src/model/architectures.ts';
 import { loadableBackends } from './backends.ts';
 import { workersFor } from '../src/train/steps.ts';
 import { train } from '../src/train/trainer.ts';
@@ -54,6 +55,9 @@ for await (const backend of loadableBackends(values.backends)) {
       },
     });
     const samplesPerSec = Math.round(timed / ((lastBatchAt - firstBatchAt) / 1000));
-    console.log(JSON.stringify({ bench: 'train', backend, arch, batchSize: BATCH, workers, samplesPerSec }));
+    const members = membersOf(model).length;
+    console.log(
+      JSON.stringify({ bench: 'train', backend, arch, members, batchSize: BATCH, workers, samplesPerSec }),
+    );
   }
 }

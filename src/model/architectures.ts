@@ -80,6 +80,7 @@ function cnn(widths: readonly number[]): tf.Sequential {
   return model;
 }
 
+/** The default cnn's widths (each member's). */
 export const DEFAULT_CNN_WIDTHS = [16, 32, 64];
 /** Independently trained cnns whose probabilities the default model averages (see `ensemble`). */
 export const DEFAULT_CNN_MEMBERS = 2;
@@ -94,8 +95,8 @@ function single(arch: Architecture, widths: readonly number[]): tf.Sequential {
 /**
  * Several models side by side, their probabilities averaged: each member a whole model (a nested
  * Sequential), trained on its own (train/trainer.ts), so each can run on its own core with no gradients
- * between threads. Two narrow cnns beat one wide one of the same cost in the same minutes: their errors
- * are largely different (docs/training-speed.md, "Two models instead of one").
+ * between threads. Two narrow cnns trained for five minutes beat one wide one trained in the same minutes,
+ * as their errors largely differ (docs/training-speed.md, "Two models instead of one").
  */
 function ensemble(members: tf.Sequential[]): tf.LayersModel {
   const input = tf.input({ shape: INPUT_SHAPE });
