@@ -48,7 +48,7 @@ function bookCnn(): tf.Sequential {
  * The default's members: six 3×3 convolutions (BatchNorm, ReLU) that pool early. One convolution at 32×32
  * with widths[0] channels; then at each smaller size (a 2×2 max pool between sizes) two, from the previous
  * width to the next; one more at the smallest size; global average pooling. With widths 16-32-64: 32×32
- * (16), 16×16 (16, 32), 8×8 (32, 64), 4×4 (64), 4.4 M multiply-adds an image. Pooling after the first
+ * (16), 16×16 (16, 32), 8×8 (32, 64), 4×4 (64), 4.6 M multiply-adds an image. Pooling after the first
  * convolution keeps work away from 32×32, where narrow convolutions cost the most per multiply-add
  * (docs/training-speed.md, "Pooling earlier").
  */
