@@ -26,9 +26,9 @@ export interface InferenceGraph {
 export function inferenceGraph(model: tf.LayersModel): InferenceGraph | undefined {
   const members = membersOf(model);
   if (members.length === 1) return chainGraph(model.layers);
-  const averaged = model.layers.at(-1)?.getClassName() === 'Average';
-  const graphs = averaged ? members.map((member) => chainGraph(member.layers)) : [];
-  if (graphs.length === 0 || graphs.some((graph) => !graph)) {
+  if (model.layers.at(-1)?.getClassName() !== 'Average') return undefined;
+  const graphs = members.map((member) => chainGraph(member.layers));
+  if (graphs.some((graph) => !graph)) {
     graphs.forEach((graph) => graph?.dispose());
     return undefined;
   }
